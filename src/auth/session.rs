@@ -1,0 +1,185 @@
+//! The session lifecycle: start (a new row and `sid` at every sign-in), revalidate (the only
+//! database check a signed-in request ever makes, at most once per revalidate interval),
+//! and end (revoke the row, refuse the `sid` at once on this instance).
+
+use rocket::http::{Cookie, CookieJar, SameSite};
+use rocket::time::{Duration, OffsetDateTime};
+
+use super::token::Claims;
+use crate::config::{Settings, CLOCK_LEEWAY};
+use crate::db::sessions::{self, Session};
+use crate::db::users::User;
+use crate::db::write_tx;
+use crate::error::AppError;
+use crate::App;
+
+/// Who is signing in, from where.
+pub struct Origin {
+    pub user_agent: String,
+    pub client_ip: String,
+}
+
+/// User agents are shown back to the user and stored, never trusted: keep them short.
+const MAX_USER_AGENT: usize = 512;
+
+pub fn clip_user_agent(ua: Option<&str>) -> String {
+    ua.unwrap_or("")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_USER_AGENT)
+        .collect()
+}
+
+/// A token for a session, `exp` sliding but never past the absolute expiry (JW-7).
+pub fn claims(app: &App, user: &User, session: &Session, now: i64) -> Claims {
+    let exp = (now + app.settings.idle_timeout(session.remember)).min(session.absolute_expires_at);
+    Claims {
+        iss: app.tokens.issuer().to_string(),
+        aud: app.tokens.audience().to_string(),
+        sub: user.id.clone(),
+        sid: session.id.clone(),
+        iat: now,
+        nbf: now,
+        exp,
+        auth_time: session.created_at,
+        name: user.username.clone(),
+    }
+}
+
+/// Starts a new session for `user`: a new `sid` every time (LG-6). Inside the caller's write
+/// transaction, so a failure leaves no half-made session.
+pub fn start(
+    conn: &mut crate::db::DbConn,
+    s: &Settings,
+    user: &User,
+    remember: bool,
+    origin: &Origin,
+    now: i64,
+) -> Result<Session, AppError> {
+    let absolute = now + s.absolute_timeout(remember);
+    let session = Session {
+        id: super::new_id(),
+        user_id: user.id.clone(),
+        created_at: now,
+        last_seen_at: now,
+        idle_expires_at: (now + s.idle_timeout(remember)).min(absolute),
+        absolute_expires_at: absolute,
+        remember,
+        user_agent: origin.user_agent.clone(),
+        client_ip: origin.client_ip.clone(),
+        revoked_at: None,
+        revoked_reason: None,
+    };
+    sessions::insert(conn, &session)?;
+    crate::db::users::record_login(conn, &user.id, now, &origin.client_ip)?;
+    Ok(session)
+}
+
+/// The session cookie (CK-1): HttpOnly, SameSite=Lax, Path=/, no Domain, Secure with the
+/// `__Host-` name when configured. Persistent only for "remember me".
+pub fn set_cookie(
+    jar: &CookieJar<'_>,
+    settings: &Settings,
+    token: String,
+    remember: bool,
+    absolute_expires_at: i64,
+    now: i64,
+) {
+    let mut cookie = Cookie::build((settings.session_cookie_name(), token))
+        .path("/")
+        .http_only(true)
+        .secure(settings.secure_cookies)
+        .same_site(SameSite::Lax);
+    if remember {
+        cookie = cookie.max_age(Duration::seconds((absolute_expires_at - now).max(0)));
+    }
+    jar.add(cookie);
+}
+
+/// Clears the session cookie with the same attributes it was set with (CK-1).
+pub fn clear_cookie(jar: &CookieJar<'_>, settings: &Settings) {
+    jar.add(
+        Cookie::build((settings.session_cookie_name(), ""))
+            .path("/")
+            .http_only(true)
+            .secure(settings.secure_cookies)
+            .same_site(SameSite::Lax)
+            .max_age(Duration::ZERO)
+            .expires(OffsetDateTime::UNIX_EPOCH),
+    );
+}
+
+/// A token re-issued after the session row checked out.
+pub struct Refreshed {
+    pub token: String,
+    pub claims: Claims,
+    pub remember: bool,
+    pub absolute_expires_at: i64,
+}
+
+/// Checks the session row (exists, belongs to the token's user, not revoked, user enabled,
+/// not past idle or absolute expiry), records activity and re-issues the token.
+/// `Ok(None)` means the session is over.
+pub async fn revalidate(app: &App, old: &Claims) -> Result<Option<Refreshed>, AppError> {
+    let now = app.clock.now();
+    let sid = old.sid.clone();
+    let settings = app.settings.clone();
+    let row = app
+        .db
+        .run(move |conn| {
+            let Some((session, user)) = sessions::find_with_user(conn, &sid)? else {
+                return Ok(None);
+            };
+            if !session.is_live(now) || !user.is_enabled() {
+                return Ok(None);
+            }
+            let idle =
+                (now + settings.idle_timeout(session.remember)).min(session.absolute_expires_at);
+            // Only a row that is still unrevoked is touched: a concurrent revoke wins.
+            if !sessions::touch(conn, &sid, now, idle)? {
+                return Ok(None);
+            }
+            Ok(Some((session, user)))
+        })
+        .await?;
+    let Some((session, user)) = row else {
+        return Ok(None);
+    };
+    if user.id != old.sub {
+        log::warn!(
+            "session {} belongs to another user than its token says",
+            old.sid
+        );
+        return Ok(None);
+    }
+    let claims = claims(app, &user, &session, now);
+    let token = app.tokens.issue(&claims).map_err(|e| {
+        log::error!("cannot sign a session token: {e}");
+        AppError::Internal
+    })?;
+    Ok(Some(Refreshed {
+        token,
+        claims,
+        remember: session.remember,
+        absolute_expires_at: session.absolute_expires_at,
+    }))
+}
+
+/// Puts `sid` on this instance's deny list for as long as one of its tokens could still be
+/// accepted without revalidation.
+pub fn deny(app: &App, sid: &str, token_exp: i64) {
+    let now = app.clock.now();
+    let until = token_exp.min(now + app.settings.session_revalidate_interval + CLOCK_LEEWAY);
+    app.denylist.insert(sid, until.max(now + 1), now);
+}
+
+/// Ends one session: the row is revoked (so every instance refuses it at its next
+/// revalidation, and restarts do not bring it back) and this instance refuses it at once.
+pub async fn end(app: &App, claims: &Claims, reason: &'static str) -> Result<bool, AppError> {
+    deny(app, &claims.sid, claims.exp);
+    let sid = claims.sid.clone();
+    let now = app.clock.now();
+    app.db
+        .run(move |conn| Ok(write_tx(conn, |c| sessions::revoke(c, &sid, now, reason))?))
+        .await
+}

@@ -1,0 +1,238 @@
+//! Session tokens: issuing and the one strict decode function every verification goes through.
+
+use std::sync::{Arc, RwLock};
+
+use jsonwebtoken::{Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use super::keys::{KeyRing, SigningKey};
+use crate::config::CLOCK_LEEWAY;
+
+/// Cookies hold at most 4 KiB; anything longer is not ours and is refused before parsing.
+pub const MAX_TOKEN_LEN: usize = 4096;
+
+/// The claims of a gatehouse session token. Every field is required and strictly typed:
+/// a token missing one, or with a string where a number belongs, does not decode.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    pub iss: String,
+    pub aud: String,
+    /// The user's opaque id.
+    pub sub: String,
+    /// The session id (a row in `sessions`).
+    pub sid: String,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+    /// When the user signed in (the session began); refreshing keeps it.
+    pub auth_time: i64,
+    /// The username, for display only; never used to look anything up.
+    pub name: String,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TokenError {
+    #[error("token too long")]
+    TooLong,
+    #[error("not a compact JWS")]
+    Malformed,
+    #[error("header: {0}")]
+    Header(&'static str),
+    #[error("unknown key id")]
+    UnknownKey,
+    #[error("signature or claims rejected: {0}")]
+    Rejected(String),
+    #[error("expired")]
+    Expired,
+    #[error("not valid yet")]
+    NotYetValid,
+    #[error("implausible claims: {0}")]
+    Implausible(&'static str),
+    #[error("signing failed: {0}")]
+    Sign(String),
+}
+
+pub struct TokenService {
+    keys: RwLock<Arc<KeyRing>>,
+    validation: Validation,
+    issuer: String,
+    audience: String,
+    max_lifetime: i64,
+}
+
+impl TokenService {
+    /// `max_lifetime`: the longest `exp - iat` we ever issue (the longer of the idle timeouts).
+    pub fn new(keys: KeyRing, issuer: &str, audience: &str, max_lifetime: i64) -> Self {
+        let mut validation = Validation::new(keys.alg().jwt());
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[audience]);
+        validation.validate_aud = true;
+        // Time claims are checked below against the application clock (injectable, so tests
+        // move time instead of sleeping), with the same strictness: exp has no leeway, nbf and
+        // iat at most CLOCK_LEEWAY seconds. jsonwebtoken's own check reads the system clock,
+        // which would disagree with an injected one, so it is off rather than done twice.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.leeway = CLOCK_LEEWAY as u64;
+        TokenService {
+            keys: RwLock::new(Arc::new(keys)),
+            validation,
+            issuer: issuer.to_string(),
+            audience: audience.to_string(),
+            max_lifetime,
+        }
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    pub fn audience(&self) -> &str {
+        &self.audience
+    }
+
+    pub fn keys(&self) -> Arc<KeyRing> {
+        self.keys.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Swaps in a re-read key ring (after a rotation).
+    pub fn set_keys(&self, ring: KeyRing) {
+        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(ring);
+    }
+
+    pub fn issue(&self, claims: &Claims) -> Result<String, TokenError> {
+        let ring = self.keys();
+        let key: &SigningKey = ring.active();
+        let mut header = Header::new(key.alg.jwt());
+        header.typ = Some("JWT".into());
+        header.kid = Some(key.kid.clone());
+        jsonwebtoken::encode(&header, claims, key.encoding())
+            .map_err(|e| TokenError::Sign(e.to_string()))
+    }
+
+    /// The one strict decode: size and shape, header (`typ`, `alg`, `kid`, no `crit`),
+    /// signature with the key `kid` names among ours, `iss`/`aud`, then time.
+    pub fn verify(&self, token: &str, now: i64) -> Result<Claims, TokenError> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(TokenError::TooLong);
+        }
+        let shape_ok = token.split('.').count() == 3
+            && token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        if !shape_ok {
+            return Err(TokenError::Malformed);
+        }
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+        if header.typ.as_deref() != Some("JWT") {
+            return Err(TokenError::Header("typ must be JWT"));
+        }
+        if header.crit.is_some() {
+            return Err(TokenError::Header("crit is not supported"));
+        }
+        let ring = self.keys();
+        if header.alg != ring.alg().jwt() {
+            return Err(TokenError::Header("unexpected alg"));
+        }
+        // jku, x5u, jwk and x5c are never consulted: only keys we hold verify.
+        let kid = header.kid.as_deref().ok_or(TokenError::UnknownKey)?;
+        let key = ring.get(kid).ok_or(TokenError::UnknownKey)?;
+        let data = jsonwebtoken::decode::<Claims>(token, key.decoding(), &self.validation)
+            .map_err(|e| TokenError::Rejected(format!("{:?}", e.kind())))?;
+        let c = data.claims;
+        if c.exp <= now {
+            return Err(TokenError::Expired);
+        }
+        if c.nbf > now + CLOCK_LEEWAY || c.iat > now + CLOCK_LEEWAY {
+            return Err(TokenError::NotYetValid);
+        }
+        if c.exp - c.iat > self.max_lifetime || c.exp <= c.iat {
+            return Err(TokenError::Implausible("lifetime"));
+        }
+        if c.auth_time > c.iat {
+            return Err(TokenError::Implausible("auth_time after iat"));
+        }
+        if !super::is_valid_id(&c.sid) || c.sub.is_empty() || c.sub.len() > 64 {
+            return Err(TokenError::Implausible("sid or sub"));
+        }
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::keys::Alg;
+    use super::*;
+
+    fn service(alg: Alg) -> (tempfile::TempDir, TokenService) {
+        let dir = tempfile::tempdir().unwrap();
+        let ring = KeyRing::load_or_create(dir.path(), alg, 1_700_000_000).unwrap();
+        (
+            dir,
+            TokenService::new(ring, "http://gh.test", "http://gh.test", 3600),
+        )
+    }
+
+    fn claims(now: i64) -> Claims {
+        Claims {
+            iss: "http://gh.test".into(),
+            aud: "http://gh.test".into(),
+            sub: "user-1".into(),
+            sid: super::super::new_id(),
+            iat: now,
+            nbf: now,
+            exp: now + 600,
+            auth_time: now,
+            name: "alice".into(),
+        }
+    }
+
+    #[test]
+    fn round_trip_for_every_algorithm() {
+        for alg in [Alg::EdDSA, Alg::ES256, Alg::RS256, Alg::HS256] {
+            let (_d, svc) = service(alg);
+            let now = 1_800_000_000;
+            let c = claims(now);
+            let token = svc.issue(&c).unwrap();
+            assert_eq!(svc.verify(&token, now + 1).unwrap(), c, "{alg}");
+            let header = jsonwebtoken::decode_header(&token).unwrap();
+            assert_eq!(header.typ.as_deref(), Some("JWT"));
+            assert_eq!(
+                header.kid.as_deref(),
+                Some(svc.keys().active().kid.as_str())
+            );
+        }
+    }
+
+    #[test]
+    fn time_is_checked_against_the_given_clock() {
+        let (_d, svc) = service(Alg::EdDSA);
+        let now = 1_800_000_000;
+        let token = svc.issue(&claims(now)).unwrap();
+        assert_eq!(svc.verify(&token, now + 600), Err(TokenError::Expired));
+        assert!(svc.verify(&token, now - CLOCK_LEEWAY).is_ok());
+        assert_eq!(
+            svc.verify(&token, now - CLOCK_LEEWAY - 1),
+            Err(TokenError::NotYetValid)
+        );
+    }
+
+    #[test]
+    fn another_instances_key_is_unknown() {
+        let (_d1, a) = service(Alg::EdDSA);
+        let (_d2, b) = service(Alg::EdDSA);
+        let now = 1_800_000_000;
+        let token = a.issue(&claims(now)).unwrap();
+        assert_eq!(b.verify(&token, now), Err(TokenError::UnknownKey));
+    }
+
+    #[test]
+    fn oversized_and_odd_tokens_are_refused_early() {
+        let (_d, svc) = service(Alg::EdDSA);
+        assert_eq!(svc.verify(&"a".repeat(5000), 0), Err(TokenError::TooLong));
+        assert_eq!(svc.verify("a.b", 0), Err(TokenError::Malformed));
+        assert_eq!(svc.verify("a.b.c d", 0), Err(TokenError::Malformed));
+        assert_eq!(svc.verify("a.b.c", 0), Err(TokenError::Malformed));
+    }
+}

@@ -1,0 +1,51 @@
+//! The Diesel schema, written by hand to match both migration folders
+//! (`migrations/sqlite`, `migrations/postgres`): only types both backends share.
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        username -> Text,
+        username_key -> Text,
+        email -> Text,
+        email_key -> Text,
+        password_hash -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        disabled_at -> Nullable<BigInt>,
+        last_login_at -> Nullable<BigInt>,
+        last_login_ip -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        user_id -> Text,
+        created_at -> BigInt,
+        last_seen_at -> BigInt,
+        idle_expires_at -> BigInt,
+        absolute_expires_at -> BigInt,
+        remember -> Bool,
+        user_agent -> Text,
+        client_ip -> Text,
+        revoked_at -> Nullable<BigInt>,
+        revoked_reason -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(sessions -> users (user_id));
+
+diesel::table! {
+    audit_events (id) {
+        id -> BigInt,
+        created_at -> BigInt,
+        event -> Text,
+        user_id -> Nullable<Text>,
+        username -> Nullable<Text>,
+        reason -> Text,
+        client_ip -> Text,
+        session_id -> Nullable<Text>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(users, sessions, audit_events);

@@ -1,0 +1,88 @@
+//! Users: lookups by login name or email, creation, sign-in bookkeeping.
+
+use diesel::prelude::*;
+
+use super::schema::users;
+use super::DbConn;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    pub username_key: String,
+    pub email: String,
+    pub email_key: String,
+    pub password_hash: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub disabled_at: Option<i64>,
+    pub last_login_at: Option<i64>,
+    pub last_login_ip: Option<String>,
+}
+
+impl User {
+    pub fn is_enabled(&self) -> bool {
+        self.disabled_at.is_none()
+    }
+}
+
+pub fn find_by_id(conn: &mut DbConn, id: &str) -> QueryResult<Option<User>> {
+    users::table
+        .filter(users::id.eq(id))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// `login` is what someone typed into "username or email", already normalised by the caller.
+pub fn find_by_username_key(conn: &mut DbConn, key: &str) -> QueryResult<Option<User>> {
+    users::table
+        .filter(users::username_key.eq(key))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find_by_email_key(conn: &mut DbConn, key: &str) -> QueryResult<Option<User>> {
+    users::table
+        .filter(users::email_key.eq(key))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn username_taken(conn: &mut DbConn, key: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        users::table.filter(users::username_key.eq(key)),
+    ))
+    .get_result(conn)
+}
+
+pub fn email_taken(conn: &mut DbConn, key: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        users::table.filter(users::email_key.eq(key)),
+    ))
+    .get_result(conn)
+}
+
+pub fn insert(conn: &mut DbConn, user: &User) -> QueryResult<()> {
+    diesel::insert_into(users::table)
+        .values(user)
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn record_login(conn: &mut DbConn, id: &str, now: i64, ip: &str) -> QueryResult<()> {
+    diesel::update(users::table.filter(users::id.eq(id)))
+        .set((users::last_login_at.eq(now), users::last_login_ip.eq(ip)))
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn set_password_hash(conn: &mut DbConn, id: &str, hash: &str, now: i64) -> QueryResult<()> {
+    diesel::update(users::table.filter(users::id.eq(id)))
+        .set((users::password_hash.eq(hash), users::updated_at.eq(now)))
+        .execute(conn)
+        .map(|_| ())
+}

@@ -1,0 +1,147 @@
+//! gatehouse: a self-hostable login service. `rocket()` builds the whole application from a
+//! figment; everything handlers need is managed state built from that configuration, so
+//! tests start isolated instances side by side.
+
+pub mod audit;
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod routes;
+pub mod tasks;
+pub mod validate;
+pub mod web;
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use figment::Figment;
+use rocket::{Build, Rocket};
+use rocket_dyn_templates::Template;
+
+use auth::csrf::{CsrfKey, FORM_LIMIT};
+use auth::denylist::DenyList;
+use auth::keys::{KeyError, KeyRing};
+use auth::password::Hasher;
+use auth::token::TokenService;
+use clock::{Clock, SystemClock};
+use config::{ConfigError, Settings};
+use db::{Db, DbError};
+use web::assets::Assets;
+
+/// Why gatehouse could not start. Each says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// Everything the handlers share. Cloning is cheap (one `Arc`).
+#[derive(Clone)]
+pub struct App(Arc<Services>);
+
+pub struct Services {
+    pub settings: Arc<Settings>,
+    pub db: Db,
+    pub tokens: TokenService,
+    pub csrf: CsrfKey,
+    pub hasher: Hasher,
+    pub denylist: DenyList,
+    pub clock: Arc<dyn Clock>,
+    pub assets: Assets,
+}
+
+impl Deref for App {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// Most `sid`s a deny list holds; see `auth::denylist` for why it stays far below this.
+const DENY_LIST_CAP: usize = 1_000_000;
+
+impl App {
+    /// Opens the database (running migrations) and loads or makes the keys in `data_dir`.
+    pub fn init(settings: Settings, clock: Arc<dyn Clock>) -> Result<App, StartupError> {
+        let now = clock.now();
+        let db = Db::connect(
+            &settings.database_url,
+            settings.db_pool_size,
+            settings.db_connect_timeout,
+        )?;
+        db.migrate()?;
+        let keys = KeyRing::load_or_create(&settings.data_dir, settings.jwt_algorithm, now)?;
+        let csrf = CsrfKey::load_or_create(&settings.data_dir)?;
+        let max_lifetime = settings
+            .session_idle_timeout
+            .max(settings.remember_me_timeout);
+        let tokens = TokenService::new(
+            keys,
+            &settings.public_origin,
+            &settings.public_origin,
+            max_lifetime,
+        );
+        let permits = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let hasher = Hasher::new(settings.bcrypt_cost, permits, settings.bcrypt_max_queue);
+        Ok(App(Arc::new(Services {
+            settings: Arc::new(settings),
+            db,
+            tokens,
+            csrf,
+            hasher,
+            denylist: DenyList::new(DENY_LIST_CAP),
+            clock,
+            assets: Assets::new(),
+        })))
+    }
+
+    pub fn shared(&self) -> App {
+        self.clone()
+    }
+}
+
+/// The application, configured by `figment` (see [`config::figment`]).
+pub fn rocket(figment: Figment) -> Result<Rocket<Build>, StartupError> {
+    rocket_with_clock(figment, Arc::new(SystemClock))
+}
+
+/// As [`rocket`], with the clock injected (tests move time instead of sleeping).
+pub fn rocket_with_clock(
+    figment: Figment,
+    clock: Arc<dyn Clock>,
+) -> Result<Rocket<Build>, StartupError> {
+    let settings = Settings::from_figment(&figment)?;
+    let app = App::init(settings, clock)?;
+    Ok(build(figment, app))
+}
+
+/// Mounts routes, catchers and fairings around a ready `App`.
+pub fn build(figment: Figment, app: App) -> Rocket<Build> {
+    let settings = app.settings.clone();
+    let figment = figment
+        // LG-4: Rocket would otherwise believe any client's X-Real-IP.
+        .merge(("ip_header", false))
+        // HD-1: no `Server: Rocket` banner.
+        .merge(("ident", false))
+        .merge(("limits.form", FORM_LIMIT))
+        .merge(("limits.data-form", FORM_LIMIT))
+        .merge(("template_dir", settings.template_dir.clone()));
+    rocket::custom(figment)
+        .manage(app)
+        .mount("/", routes::all())
+        .register("/", web::errors::catchers())
+        .attach(Template::custom(|engines| {
+            web::templates::register(&mut engines.tera);
+        }))
+        .attach(web::headers::SecurityHeaders {
+            hsts: settings.secure_cookies,
+        })
+        .attach(tasks::fairing())
+}

@@ -1,0 +1,245 @@
+//! Signing in and out.
+
+use rocket::http::{CookieJar, Status};
+use rocket::response::{Flash, Redirect};
+use rocket::{get, post, routes, FromForm, Route, State};
+use serde_json::json;
+
+use crate::audit::{self, Event};
+use crate::auth::csrf::{Binding, CsrfForm, CsrfProtected};
+use crate::auth::guard::AuthUser;
+use crate::auth::session::{self, clip_user_agent};
+use crate::db::{users, write_tx};
+use crate::error::AppError;
+use crate::validate;
+use crate::web::client_ip::ClientIp;
+use crate::web::next;
+use crate::web::page::{Ctx, Page};
+use crate::web::UserAgent;
+use crate::App;
+
+#[derive(FromForm)]
+pub struct LoginForm {
+    username: String,
+    password: String,
+    remember: Option<bool>,
+    next: Option<String>,
+    csrf_token: String,
+}
+
+impl CsrfProtected for LoginForm {
+    const BINDING: Binding = Binding::PreSession;
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+#[derive(FromForm)]
+pub struct LogoutForm {
+    csrf_token: String,
+}
+
+impl CsrfProtected for LogoutForm {
+    const BINDING: Binding = Binding::Session;
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+/// One message for every failure, so nobody learns which accounts exist (LG-1).
+pub const LOGIN_FAILED: &str = "Incorrect username or password.";
+
+fn login_page(
+    ctx: &Ctx,
+    status: Status,
+    username: &str,
+    next: &str,
+    remember: bool,
+    error: Option<&str>,
+) -> Page {
+    ctx.page(
+        "login",
+        status,
+        json!({
+            "form": {"username": username, "next": next, "remember": remember},
+            "error": error,
+        }),
+    )
+}
+
+#[get("/login?<next>")]
+fn login_form(ctx: Ctx, next: Option<&str>) -> Result<Page, Redirect> {
+    let next = next::sanitize(next);
+    if ctx.user.is_some() {
+        return Err(Redirect::to(next));
+    }
+    Ok(login_page(&ctx, Status::Ok, "", &next, false, None))
+}
+
+#[allow(clippy::too_many_arguments)]
+#[post("/login", data = "<form>")]
+async fn login(
+    app: &State<App>,
+    ctx: Ctx,
+    ip: ClientIp,
+    ua: UserAgent,
+    jar: &CookieJar<'_>,
+    previous: Option<AuthUser>,
+    form: CsrfForm<LoginForm>,
+) -> Result<Result<Redirect, Page>, AppError> {
+    let f = form.into_inner();
+    let next = next::sanitize(f.next.as_deref());
+    let remember = f.remember.unwrap_or(false);
+    let login = f.username.clone();
+
+    let user = app
+        .db
+        .run(move |conn| {
+            let found = if login.contains('@') {
+                users::find_by_email_key(conn, &validate::email_key(&login))?
+            } else {
+                users::find_by_username_key(conn, &validate::username_key(&login))?
+            };
+            Ok(found)
+        })
+        .await?;
+
+    // An unknown user still costs one bcrypt verify (LG-2).
+    let verified = app
+        .hasher
+        .verify(&f.password, user.as_ref().map(|u| u.password_hash.clone()))
+        .await?;
+
+    let user = match user {
+        Some(u) if verified.ok && u.is_enabled() => u,
+        other => {
+            let reason = match &other {
+                None => "unknown user",
+                Some(u) if !u.is_enabled() => "account disabled",
+                Some(_) => "wrong password",
+            };
+            audit::record(
+                app,
+                Event::LoginFailed,
+                other.as_ref().map(|u| u.id.as_str()),
+                // What was typed for an unknown account is not kept: it is too often a password.
+                other.as_ref().map(|u| u.username.as_str()),
+                reason,
+                ip,
+                None,
+            )
+            .await;
+            return Ok(Err(login_page(
+                &ctx,
+                Status::Unauthorized,
+                &f.username,
+                &next,
+                remember,
+                Some(LOGIN_FAILED),
+            )));
+        }
+    };
+
+    // A stored hash weaker than today's settings is replaced now that we know the password.
+    let new_hash = if verified.needs_rehash {
+        Some(app.hasher.hash(&f.password).await?)
+    } else {
+        None
+    };
+
+    let now = app.clock.now();
+    let origin = session::Origin {
+        user_agent: clip_user_agent(ua.0.as_deref()),
+        client_ip: ip.to_string(),
+    };
+    let settings = app.settings.clone();
+    let session_user = user.clone();
+    let created = app
+        .db
+        .run(move |conn| {
+            write_tx(conn, |c| {
+                if let Some(hash) = &new_hash {
+                    users::set_password_hash(c, &session_user.id, hash, now)?;
+                }
+                session::start(c, &settings, &session_user, remember, &origin, now)
+            })
+        })
+        .await?;
+    let claims = session::claims(app, &user, &created, now);
+
+    let token = app.tokens.issue(&claims).map_err(|e| {
+        log::error!("cannot sign a session token: {e}");
+        AppError::Internal
+    })?;
+    // A session cookie that came with the sign-in is not carried on (LG-6): it ends here.
+    if let Some(old) = previous {
+        session::end(app, &old.claims, "replaced by a new sign-in").await?;
+    }
+    session::set_cookie(
+        jar,
+        &app.settings,
+        token,
+        remember,
+        created.absolute_expires_at,
+        now,
+    );
+    audit::record(
+        app,
+        Event::LoginSucceeded,
+        Some(&user.id),
+        Some(&user.username),
+        if verified.needs_rehash {
+            "password hash upgraded"
+        } else {
+            "ok"
+        },
+        ip,
+        Some(&created.id),
+    )
+    .await;
+    Ok(Ok(Redirect::to(next)))
+}
+
+/// Logout is POST only (CS-1) and CSRF-checked: a cross-site page cannot sign anyone out.
+#[post("/logout", data = "<form>")]
+async fn logout(
+    app: &State<App>,
+    ip: ClientIp,
+    jar: &CookieJar<'_>,
+    form: Result<CsrfForm<LogoutForm>, AppError>,
+) -> Result<Flash<Redirect>, AppError> {
+    match form {
+        Ok(form) => {
+            let user = form.user.as_ref().ok_or(AppError::Unauthorized)?;
+            session::end(app, &user.claims, "signed out").await?;
+            audit::record(
+                app,
+                Event::Logout,
+                Some(user.user_id()),
+                Some(user.name()),
+                "ok",
+                ip,
+                Some(user.sid()),
+            )
+            .await;
+            session::clear_cookie(jar, &app.settings);
+            Ok(Flash::success(
+                Redirect::to("/login"),
+                "You have been signed out.",
+            ))
+        }
+        // Not signed in (or the session already ended): nothing to end, just tidy up.
+        Err(AppError::Unauthorized) => {
+            session::clear_cookie(jar, &app.settings);
+            Ok(Flash::success(
+                Redirect::to("/login"),
+                "You are signed out.",
+            ))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+pub fn routes() -> Vec<Route> {
+    routes![login_form, login, logout]
+}

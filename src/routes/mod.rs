@@ -1,0 +1,19 @@
+//! The HTTP routes, one module per area.
+
+pub mod auth;
+pub mod dashboard;
+pub mod home;
+pub mod register;
+
+use rocket::Route;
+
+pub fn all() -> Vec<Route> {
+    let mut r = Vec::new();
+    r.extend(home::routes());
+    r.extend(auth::routes());
+    r.extend(register::routes());
+    r.extend(dashboard::routes());
+    r.extend(crate::web::assets::routes());
+    r.extend(crate::web::errors::fallback_routes());
+    r
+}

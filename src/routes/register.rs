@@ -1,0 +1,204 @@
+//! Creating an account, then signing straight in.
+
+use std::collections::BTreeMap;
+
+use rocket::http::{CookieJar, Status};
+use rocket::response::{Flash, Redirect};
+use rocket::{get, post, routes, FromForm, Route, State};
+use serde_json::json;
+
+use crate::audit::{self, Event};
+use crate::auth::csrf::{Binding, CsrfForm, CsrfProtected};
+use crate::auth::password::check_policy;
+use crate::auth::session::{self, clip_user_agent};
+use crate::db::users::{self, User};
+use crate::db::{is_unique_violation, write_tx};
+use crate::error::AppError;
+use crate::validate;
+use crate::web::client_ip::ClientIp;
+use crate::web::page::{Ctx, Page};
+use crate::web::UserAgent;
+use crate::App;
+
+#[derive(FromForm)]
+pub struct RegisterForm {
+    username: String,
+    email: String,
+    password: String,
+    password_confirm: String,
+    csrf_token: String,
+}
+
+impl CsrfProtected for RegisterForm {
+    const BINDING: Binding = Binding::PreSession;
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+type FieldErrors = BTreeMap<&'static str, String>;
+
+/// The form again, with what was typed (never the passwords) and a message per field.
+fn register_page(
+    ctx: &Ctx,
+    status: Status,
+    username: &str,
+    email: &str,
+    errors: &FieldErrors,
+) -> Page {
+    ctx.page(
+        "register",
+        status,
+        json!({
+            "form": {"username": username, "email": email},
+            "errors": errors,
+        }),
+    )
+}
+
+#[get("/register")]
+fn register_form(ctx: Ctx) -> Result<Page, Redirect> {
+    if ctx.user.is_some() {
+        return Err(Redirect::to("/dashboard"));
+    }
+    Ok(register_page(&ctx, Status::Ok, "", "", &FieldErrors::new()))
+}
+
+const USERNAME_TAKEN: &str = "That username is taken. Choose another.";
+const EMAIL_TAKEN: &str = "An account with this email address already exists. Sign in instead.";
+
+#[post("/register", data = "<form>")]
+async fn register(
+    app: &State<App>,
+    ctx: Ctx,
+    ip: ClientIp,
+    ua: UserAgent,
+    jar: &CookieJar<'_>,
+    form: CsrfForm<RegisterForm>,
+) -> Result<Result<Flash<Redirect>, Page>, AppError> {
+    let f = form.into_inner();
+    let mut errors = FieldErrors::new();
+    let username = validate::username(&f.username)
+        .map_err(|e| errors.insert("username", e.to_string()))
+        .ok();
+    let email = validate::email(&f.email)
+        .map_err(|e| errors.insert("email", e.to_string()))
+        .ok();
+    let name_for_policy = username
+        .as_ref()
+        .map_or(f.username.as_str(), |u| u.display.as_str());
+    if let Err(problem) = check_policy(&f.password, name_for_policy, &f.email) {
+        errors.insert("password", problem.to_string());
+    } else if f.password != f.password_confirm {
+        errors.insert("password_confirm", "The passwords do not match.".into());
+    }
+    let invalid = |errors: &FieldErrors| {
+        Ok(Err(register_page(
+            &ctx,
+            Status::UnprocessableEntity,
+            &f.username,
+            &f.email,
+            errors,
+        )))
+    };
+    let (Some(username), Some(email)) = (username, email) else {
+        return invalid(&errors);
+    };
+    if errors.is_empty() {
+        // Checked before the (slow, bounded) hash so a taken name costs no bcrypt work.
+        let (u, e) = (username.key.clone(), email.key.clone());
+        let (name_taken, email_taken) = app
+            .db
+            .run(move |conn| {
+                Ok((
+                    users::username_taken(conn, &u)?,
+                    users::email_taken(conn, &e)?,
+                ))
+            })
+            .await?;
+        if name_taken {
+            errors.insert("username", USERNAME_TAKEN.into());
+        }
+        if email_taken {
+            errors.insert("email", EMAIL_TAKEN.into());
+        }
+    }
+    if !errors.is_empty() {
+        return invalid(&errors);
+    }
+
+    let hash = app.hasher.hash(&f.password).await?;
+    let now = app.clock.now();
+    let user = User {
+        id: crate::auth::new_id(),
+        username: username.display.clone(),
+        username_key: username.key.clone(),
+        email: email.address.clone(),
+        email_key: email.key.clone(),
+        password_hash: hash,
+        created_at: now,
+        updated_at: now,
+        disabled_at: None,
+        last_login_at: None,
+        last_login_ip: None,
+    };
+    let origin = session::Origin {
+        user_agent: clip_user_agent(ua.0.as_deref()),
+        client_ip: ip.to_string(),
+    };
+    let settings = app.settings.clone();
+    let new_user = user.clone();
+    // The account and its first session are made together or not at all.
+    let created = app
+        .db
+        .run(move |conn| {
+            let r = write_tx(conn, |c| {
+                users::insert(c, &new_user)?;
+                session::start(c, &settings, &new_user, false, &origin, now)
+            });
+            match r {
+                Err(AppError::Database(e)) if is_unique_violation(&e) => Ok(None),
+                other => other.map(Some),
+            }
+        })
+        .await?;
+    let Some(created) = created else {
+        // Someone took the name or address between our check and the insert.
+        errors.insert(
+            "username",
+            "That username or email address was just taken. Try again.".into(),
+        );
+        return invalid(&errors);
+    };
+    let claims = session::claims(app, &user, &created, now);
+    let token = app.tokens.issue(&claims).map_err(|e| {
+        log::error!("cannot sign a session token: {e}");
+        AppError::Internal
+    })?;
+    session::set_cookie(
+        jar,
+        &app.settings,
+        token,
+        false,
+        created.absolute_expires_at,
+        now,
+    );
+    audit::record(
+        app,
+        Event::Registered,
+        Some(&user.id),
+        Some(&user.username),
+        "ok",
+        ip,
+        Some(&created.id),
+    )
+    .await;
+    Ok(Ok(Flash::success(
+        Redirect::to("/dashboard"),
+        format!("Welcome, {}! Your account is ready.", user.username),
+    )))
+}
+
+pub fn routes() -> Vec<Route> {
+    routes![register_form, register]
+}

@@ -1,0 +1,72 @@
+//! Background upkeep: expired sessions and deny-list entries are pruned, so nothing grows
+//! without bound. Runs on every instance; the deletes are idempotent.
+
+use std::time::Duration;
+
+use rocket::fairing::AdHoc;
+use rocket::tokio;
+
+use crate::db::{sessions, write_tx};
+use crate::error::AppError;
+use crate::App;
+
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Pruned {
+    pub sessions: usize,
+    pub deny_list_left: usize,
+}
+
+/// One pass of upkeep.
+pub async fn prune(app: &App) -> Result<Pruned, AppError> {
+    let now = app.clock.now();
+    let deny_list_left = app.denylist.prune(now);
+    let sessions = app
+        .db
+        .run(move |conn| Ok(write_tx(conn, |c| sessions::prune(c, now))?))
+        .await?;
+    Ok(Pruned {
+        sessions,
+        deny_list_left,
+    })
+}
+
+/// Starts upkeep at lift-off and warms the dummy hash that unknown users are checked
+/// against, so the first failed sign-in is not slower than the rest (LG-2).
+pub fn fairing() -> AdHoc {
+    AdHoc::on_liftoff("background upkeep", |rocket| {
+        Box::pin(async move {
+            let shutdown = rocket.shutdown();
+            let Some(app) = rocket.state::<App>() else {
+                return;
+            };
+            let app = app.shared();
+            tokio::spawn({
+                let app = app.clone();
+                async move {
+                    if let Err(e) = app.hasher.dummy_hash().await {
+                        log::error!("cannot prepare the dummy hash: {e}");
+                    }
+                }
+            });
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(PRUNE_EVERY);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                tokio::pin!(shutdown);
+                loop {
+                    tokio::select! {
+                        _ = &mut shutdown => break,
+                        _ = tick.tick() => {
+                            match prune(&app).await {
+                                Ok(p) if p.sessions > 0 => log::info!("pruned {} ended sessions", p.sessions),
+                                Ok(_) => {}
+                                Err(e) => log::warn!("upkeep failed, will retry: {e}"),
+                            }
+                        }
+                    }
+                }
+            });
+        })
+    })
+}

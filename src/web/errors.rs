@@ -1,0 +1,245 @@
+//! Error pages: one renderer for handler errors and Rocket's catchers, and the 405 fallback
+//! Rocket 0.5 lacks (it answers a wrong method with 404).
+
+use std::io::Cursor;
+
+use rocket::http::{ContentType, Header, Method, Status};
+use rocket::request::Request;
+use rocket::response::{self, Redirect, Responder, Response};
+use rocket::{catch, catchers, Catcher, Route};
+use rocket_dyn_templates::Template;
+use serde_json::json;
+
+use crate::error::AppError;
+
+/// What a failing guard leaves for the catcher that renders its status.
+#[derive(Debug, Clone, Default)]
+pub struct ErrorDetail {
+    pub message: Option<String>,
+    pub retry_after: Option<u64>,
+    pub allow: Option<String>,
+}
+
+impl ErrorDetail {
+    pub fn of(e: &AppError) -> Self {
+        ErrorDetail {
+            message: e.detail(),
+            retry_after: e.retry_after(),
+            allow: e.allow(),
+        }
+    }
+}
+
+/// For request guards: remember the details for the catcher, return the status to fail with.
+pub fn fail<E>(req: &Request<'_>, e: E) -> (Status, E)
+where
+    E: std::borrow::Borrow<AppError>,
+{
+    let err: &AppError = e.borrow();
+    let status = err.status();
+    if status.code >= 500 {
+        log::error!("request failed: {err}");
+    }
+    req.local_cache(|| ErrorDetail::of(err));
+    (status, e)
+}
+
+fn title(status: Status) -> &'static str {
+    match status.code {
+        400 => "Bad request",
+        401 => "Sign-in required",
+        403 => "Not allowed",
+        404 => "Page not found",
+        405 => "Method not allowed",
+        413 => "Too large",
+        415 => "Unsupported content type",
+        422 => "Check your input",
+        429 => "Too many attempts",
+        503 => "Temporarily unavailable",
+        500..=599 => "Something went wrong",
+        _ => "Error",
+    }
+}
+
+fn default_message(status: Status) -> &'static str {
+    match status.code {
+        400 => "The request could not be understood. Go back and try again.",
+        401 => "Sign in to continue.",
+        403 => "This form has expired or did not come from this site. Go back, reload the page and try again.",
+        404 => "There is nothing at this address.",
+        405 => "This address does not accept that kind of request.",
+        413 => "What you sent is too large.",
+        415 => "This address does not accept that kind of content.",
+        422 => "Some of what you entered could not be accepted.",
+        429 => "Too many attempts. Wait a moment, then try again.",
+        503 => "The service is temporarily unavailable. Try again in a moment.",
+        500..=599 => "Something went wrong on our side. It has been logged; please try again.",
+        _ => "The request could not be completed.",
+    }
+}
+
+/// The error page in the site's layout. Needs no database and no session, so it renders
+/// even when those are what failed.
+pub fn error_page(
+    req: &Request<'_>,
+    status: Status,
+    detail: &ErrorDetail,
+) -> response::Result<'static> {
+    let message = detail
+        .message
+        .clone()
+        .unwrap_or_else(|| default_message(status).to_string());
+    let mut ctx = super::page::base_context(req);
+    ctx.insert("page".into(), json!("error"));
+    ctx.insert(
+        "error".into(),
+        json!({"code": status.code, "title": title(status), "message": message}),
+    );
+    let html = Template::show(req.rocket(), "error", serde_json::Value::Object(ctx))
+        .unwrap_or_else(|| fallback_html(status, &message));
+    let mut response = Response::build();
+    response
+        .status(status)
+        .header(ContentType::HTML)
+        .sized_body(html.len(), Cursor::new(html));
+    if let Some(secs) = detail.retry_after {
+        response.header(Header::new("Retry-After", secs.to_string()));
+    }
+    if let Some(allow) = &detail.allow {
+        response.header(Header::new("Allow", allow.clone()));
+    }
+    response.ok()
+}
+
+/// Used only if the template itself is missing or broken: still a page, still no internals.
+fn fallback_html(status: Status, message: &str) -> String {
+    let escape = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{code} {title}</title></head>\
+         <body><main><h1>{title}</h1><p>{msg}</p><p><a href=\"/\">Home</a></p></main></body></html>",
+        code = status.code,
+        title = title(status),
+        msg = escape(message)
+    )
+}
+
+/// Where a signed-out visitor to a protected page goes: the login page, coming back after.
+pub fn to_login(req: &Request<'_>) -> Redirect {
+    if req.method() == Method::Get {
+        let target = req.uri().to_string();
+        let next = super::next::sanitize(Some(&target));
+        Redirect::to(format!("/login?next={}", super::next::encode(&next)))
+    } else {
+        Redirect::to("/login")
+    }
+}
+
+#[catch(401)]
+fn unauthorized(req: &Request<'_>) -> Redirect {
+    to_login(req)
+}
+
+/// The catcher's page: whatever detail the failing guard left behind.
+struct CaughtPage(Status);
+
+impl<'r> Responder<'r, 'static> for CaughtPage {
+    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
+        let detail = req.local_cache(ErrorDetail::default).clone();
+        error_page(req, self.0, &detail)
+    }
+}
+
+#[catch(default)]
+fn any(status: Status, _req: &Request<'_>) -> CaughtPage {
+    CaughtPage(status)
+}
+
+pub fn catchers() -> Vec<Catcher> {
+    catchers![unauthorized, any]
+}
+
+/// Does a route pattern like `/account/sessions/<id>/revoke` match `path`?
+fn pattern_matches(pattern: &str, path: &str) -> bool {
+    let mut pattern = pattern.trim_matches('/').split('/');
+    let mut path = path.trim_matches('/').split('/');
+    loop {
+        match (pattern.next(), path.next()) {
+            (None, None) => return true,
+            (Some(p), _) if p.starts_with('<') && p.ends_with("..>") => return true,
+            (Some(p), Some(s)) if p == s || (p.starts_with('<') && !s.is_empty()) => continue,
+            _ => return false,
+        }
+    }
+}
+
+/// The lowest-priority route for every path and method: 405 with `Allow` if the path exists
+/// under other methods, 404 otherwise.
+fn fallback<'r>(req: &'r Request<'_>) -> AppError {
+    let path = req.uri().path().as_str();
+    let mut allowed: Vec<&'static str> = req
+        .rocket()
+        .routes()
+        .filter(|r| r.rank < FALLBACK_RANK)
+        .filter(|r| pattern_matches(r.uri.path(), path))
+        .map(|r| r.method.as_str())
+        .collect();
+    allowed.sort_unstable();
+    allowed.dedup();
+    if allowed.is_empty() || allowed.contains(&req.method().as_str()) {
+        AppError::NotFound
+    } else {
+        if allowed.contains(&"GET") {
+            allowed.push("HEAD");
+        }
+        AppError::MethodNotAllowed(allowed.join(", "))
+    }
+}
+
+const FALLBACK_RANK: isize = 1000;
+
+#[derive(Clone)]
+struct Fallback;
+
+#[rocket::async_trait]
+impl rocket::route::Handler for Fallback {
+    async fn handle<'r>(
+        &self,
+        req: &'r Request<'_>,
+        _data: rocket::Data<'r>,
+    ) -> rocket::route::Outcome<'r> {
+        rocket::route::Outcome::from(req, fallback(req))
+    }
+}
+
+pub fn fallback_routes() -> Vec<Route> {
+    [
+        Method::Get,
+        Method::Post,
+        Method::Put,
+        Method::Delete,
+        Method::Patch,
+        Method::Options,
+    ]
+    .into_iter()
+    .map(|m| Route::ranked(FALLBACK_RANK, m, "/<_..>", Fallback))
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pattern_matches;
+
+    #[test]
+    fn patterns() {
+        assert!(pattern_matches("/", "/"));
+        assert!(pattern_matches("/login", "/login"));
+        assert!(!pattern_matches("/login", "/login/x"));
+        assert!(pattern_matches("/a/<id>/b", "/a/123/b"));
+        assert!(!pattern_matches("/a/<id>/b", "/a//b"));
+        assert!(pattern_matches("/static/<f..>", "/static/x/y.css"));
+    }
+}

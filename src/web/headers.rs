@@ -1,0 +1,48 @@
+//! Security headers on every response, error pages included (SECURITY-BAR HD-1, HD-2).
+
+use rocket::fairing::{Fairing, Info, Kind};
+use rocket::http::Header;
+use rocket::{Request, Response};
+
+pub struct SecurityHeaders {
+    pub hsts: bool,
+}
+
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; \
+    base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
+#[rocket::async_trait]
+impl Fairing for SecurityHeaders {
+    fn info(&self) -> Info {
+        Info {
+            name: "security headers",
+            kind: Kind::Response,
+        }
+    }
+
+    async fn on_response<'r>(&self, _req: &'r Request<'_>, res: &mut Response<'r>) {
+        res.set_header(Header::new("Content-Security-Policy", CSP));
+        res.set_header(Header::new("X-Frame-Options", "DENY"));
+        res.set_header(Header::new("X-Content-Type-Options", "nosniff"));
+        res.set_header(Header::new("Referrer-Policy", "same-origin"));
+        res.set_header(Header::new("Cross-Origin-Opener-Policy", "same-origin"));
+        res.set_header(Header::new("Cross-Origin-Resource-Policy", "same-origin"));
+        res.set_header(Header::new(
+            "Permissions-Policy",
+            "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+        ));
+        // Only static assets and public metadata opt into caching; everything else may carry
+        // a session, a CSRF token or a Set-Cookie, so nothing stores it (HD-2).
+        if !res.headers().contains("Cache-Control") {
+            res.set_header(Header::new("Cache-Control", "no-store"));
+        }
+        if self.hsts {
+            res.set_header(Header::new(
+                "Strict-Transport-Security",
+                "max-age=31536000; includeSubDomains",
+            ));
+        }
+        res.remove_header("Server");
+    }
+}

@@ -1,0 +1,99 @@
+//! Post-login redirect targets (SECURITY-BAR LG-7): same-origin paths only. Anything that a
+//! browser could read as another origin (`//evil`, `/\evil`, `https:evil`, `javascript:`,
+//! encoded or tab-split variants of those) falls back to the dashboard.
+
+use rocket::http::uri::Origin;
+use rocket::http::RawStr;
+
+pub const DEFAULT: &str = "/dashboard";
+const MAX_LEN: usize = 2048;
+
+/// `next` if it is a plain same-origin path (with optional query), else [`DEFAULT`].
+pub fn sanitize(next: Option<&str>) -> String {
+    match next {
+        Some(n) if is_safe(n) => n.to_string(),
+        _ => DEFAULT.to_string(),
+    }
+}
+
+fn is_safe(next: &str) -> bool {
+    if next.is_empty() || next.len() > MAX_LEN {
+        return false;
+    }
+    // Check the raw text and its percent-decoded form: a browser or a proxy may decode once.
+    if next.chars().any(char::is_whitespace) || !looks_like_local_path(next) {
+        return false;
+    }
+    let decoded = RawStr::new(next).percent_decode_lossy();
+    // A second decoding guards against double-encoded `%252F%252F` tricks.
+    let twice = RawStr::new(decoded.as_ref()).percent_decode_lossy();
+    looks_like_local_path(&decoded) && looks_like_local_path(&twice) && Origin::parse(next).is_ok()
+}
+
+fn looks_like_local_path(s: &str) -> bool {
+    let mut chars = s.chars();
+    if chars.next() != Some('/') {
+        return false;
+    }
+    if matches!(chars.next(), Some('/' | '\\')) {
+        return false;
+    }
+    // Browsers strip tabs and newlines from URLs and treat `\` as `/`: refuse them anywhere.
+    !s.chars()
+        .any(|c| c == '\\' || c.is_control() || c == '\u{FFFD}')
+}
+
+/// Percent-encodes a path for use as a query value (`/login?next=...`).
+pub fn encode(path: &str) -> String {
+    RawStr::new(path)
+        .percent_encode()
+        .to_string()
+        .replace('/', "%2F")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_paths_pass() {
+        for ok in ["/dashboard", "/account", "/account/sessions?x=1", "/a%20b"] {
+            assert_eq!(sanitize(Some(ok)), ok, "{ok}");
+        }
+    }
+
+    #[test]
+    fn anything_else_falls_back() {
+        for bad in [
+            "",
+            "//evil.example",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "https://evil.example",
+            "https:evil.example",
+            "javascript:alert(1)",
+            "JaVaScRiPt:alert(1)",
+            "/%2F%2Fevil.example",
+            "%2F%2Fevil.example",
+            "/%5Cevil.example",
+            "/%252F%252Fevil.example",
+            "/\t/evil.example",
+            "/%09/evil.example",
+            "/\n/evil.example",
+            " /dashboard",
+            "evil.example",
+            "/foo\\bar",
+            "/%E0%A4%A",
+        ] {
+            assert_eq!(sanitize(Some(bad)), DEFAULT, "{bad:?} was accepted");
+        }
+        assert_eq!(sanitize(None), DEFAULT);
+        assert_eq!(sanitize(Some(&format!("/{}", "a".repeat(3000)))), DEFAULT);
+    }
+
+    #[test]
+    fn encoding_round_trips_through_a_query() {
+        assert_eq!(encode("/dashboard"), "%2Fdashboard");
+        assert_eq!(encode("/a?b=c&d"), "%2Fa%3Fb%3Dc%26d");
+    }
+}
