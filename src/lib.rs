@@ -55,6 +55,9 @@ pub struct Services {
     pub denylist: DenyList,
     pub clock: Arc<dyn Clock>,
     pub assets: Assets,
+    /// Tokens minted before this moment are revalidated on first use, so a restart (which
+    /// empties the deny list) never brings back a session revoked before it.
+    pub started_at: i64,
 }
 
 impl Deref for App {
@@ -99,6 +102,7 @@ impl App {
             denylist: DenyList::new(DENY_LIST_CAP),
             clock,
             assets: Assets::new(),
+            started_at: now,
         })))
     }
 
@@ -134,6 +138,8 @@ pub fn build(figment: Figment, app: App) -> Rocket<Build> {
         .merge(("limits.data-form", FORM_LIMIT))
         .merge(("template_dir", settings.template_dir.clone()));
     rocket::custom(figment)
+        // Our own fairing sets every security header; an empty Shield replaces Rocket's default.
+        .attach(rocket::shield::Shield::new())
         .manage(app)
         .mount("/", routes::all())
         .register("/", web::errors::catchers())

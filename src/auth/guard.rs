@@ -63,7 +63,8 @@ async fn authenticate(req: &Request<'_>) -> Verdict {
         session::clear_cookie(jar, settings);
         return Verdict::SignedOut;
     }
-    if now - claims.iat < settings.session_revalidate_interval {
+    let fresh = now - claims.iat < settings.session_revalidate_interval;
+    if fresh && claims.iat >= app.started_at {
         return Verdict::SignedIn(AuthUser { claims });
     }
     match session::revalidate(app, &claims).await {
