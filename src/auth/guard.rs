@@ -64,7 +64,8 @@ async fn authenticate(req: &Request<'_>) -> Verdict {
         return Verdict::SignedOut;
     }
     let fresh = now - claims.iat < settings.session_revalidate_interval;
-    if fresh && claims.iat >= app.started_at {
+    // `>`: a token minted in the very second this process started may predate it.
+    if fresh && claims.iat > app.started_at {
         return Verdict::SignedIn(AuthUser { claims });
     }
     match session::revalidate(app, &claims).await {

@@ -138,8 +138,19 @@ pub fn to_login(req: &Request<'_>) -> Redirect {
     }
 }
 
+/// The guard found no valid session. A cookie that did not verify is cleared here (Rocket
+/// drops cookie changes made before a catcher runs), so the browser stops sending it.
 #[catch(401)]
 fn unauthorized(req: &Request<'_>) -> Redirect {
+    if let Some(app) = req.rocket().state::<crate::App>() {
+        if req
+            .cookies()
+            .get(app.settings.session_cookie_name())
+            .is_some()
+        {
+            crate::auth::session::clear_cookie(req.cookies(), &app.settings);
+        }
+    }
     to_login(req)
 }
 
