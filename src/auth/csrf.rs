@@ -9,8 +9,9 @@ use aws_lc_rs::hmac;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use rocket::data::{self, Data, FromData};
-use rocket::form::{Form, FromForm, Strict};
-use rocket::http::{Cookie, SameSite};
+use rocket::form::name::NameView;
+use rocket::form::{Form, FromForm, Strict, ValueField};
+use rocket::http::{Cookie, RawStr, SameSite};
 use rocket::outcome::Outcome;
 use rocket::request::Request;
 
@@ -184,76 +185,97 @@ pub fn check_origin(req: &Request<'_>, public_origin: &str) -> Result<(), AppErr
 #[rocket::async_trait]
 impl<'r, T> FromData<'r> for CsrfForm<T>
 where
-    T: FromForm<'r> + CsrfProtected + Send + 'r,
+    T: for<'a> FromForm<'a> + CsrfProtected + Send + 'r,
 {
     type Error = AppError;
 
     async fn from_data(req: &'r Request<'_>, data: Data<'r>) -> data::Outcome<'r, Self> {
-        let Some(app) = req.rocket().state::<App>() else {
-            return Outcome::Error(fail(req, AppError::Internal));
-        };
-        if let Err(e) = check_origin(req, &app.settings.public_origin) {
-            return Outcome::Error(fail(req, e));
+        match check(req, data).await {
+            Ok(v) => Outcome::Success(v),
+            Err(e) => Outcome::Error(fail(req, e)),
         }
-        if !req.content_type().is_some_and(|ct| ct.is_form()) {
-            return Outcome::Error(fail(req, AppError::UnsupportedMediaType));
-        }
-        let declared = req
-            .headers()
-            .get_one("Content-Length")
-            .and_then(|l| l.trim().parse::<u64>().ok());
-        if declared.is_some_and(|len| len > FORM_LIMIT) {
-            return Outcome::Error(fail(req, AppError::PayloadTooLarge));
-        }
-        let form = match Form::<Strict<T>>::from_data(req, data).await {
-            Outcome::Success(f) => f.into_inner().into_inner(),
-            Outcome::Error((status, errors)) => {
-                let e = if status == rocket::http::Status::PayloadTooLarge {
-                    AppError::PayloadTooLarge
-                } else {
-                    AppError::BadRequest(errors.to_string())
-                };
-                return Outcome::Error(fail(req, e));
-            }
-            Outcome::Forward(_) => {
-                return Outcome::Error(fail(req, AppError::BadRequest("no form".into())))
-            }
-        };
-        let mut user = None;
-        let bound_to = match T::BINDING {
-            Binding::PreSession => match req.cookies().get(app.settings.csrf_cookie_name()) {
-                Some(c) => c.value().to_string(),
-                None => {
-                    return Outcome::Error(fail(
-                        req,
-                        AppError::Forbidden(
-                            "Your browser did not send this site's security cookie. \
-                             Allow cookies for this site, reload the page and try again.",
-                        ),
-                    ))
-                }
-            },
-            Binding::Session => match req.guard::<AuthUser>().await {
-                Outcome::Success(u) => {
-                    let sid = u.claims.sid.clone();
-                    user = Some(u);
-                    sid
-                }
-                Outcome::Error((_, e)) => return Outcome::Error(fail(req, e)),
-                Outcome::Forward(_) => return Outcome::Error(fail(req, AppError::Unauthorized)),
-            },
-        };
-        if !app.csrf.verify(T::BINDING, &bound_to, form.csrf_token()) {
-            return Outcome::Error(fail(
-                req,
-                AppError::Forbidden(
-                    "This form has expired or did not come from this site. \
-                     Go back, reload the page and try again.",
-                ),
-            ));
-        }
-        Outcome::Success(CsrfForm { form, user })
     }
+}
+
+async fn check<'r, T>(req: &'r Request<'_>, data: Data<'r>) -> Result<CsrfForm<T>, AppError>
+where
+    T: for<'a> FromForm<'a> + CsrfProtected,
+{
+    let app = req.rocket().state::<App>().ok_or(AppError::Internal)?;
+    check_origin(req, &app.settings.public_origin)?;
+    if !req.content_type().is_some_and(|ct| ct.is_form()) {
+        return Err(AppError::UnsupportedMediaType);
+    }
+    let declared = req
+        .headers()
+        .get_one("Content-Length")
+        .and_then(|l| l.trim().parse::<u64>().ok());
+    if declared.is_some_and(|len| len > FORM_LIMIT) {
+        return Err(AppError::PayloadTooLarge);
+    }
+    let body = data
+        .open(rocket::data::ByteUnit::Byte(FORM_LIMIT))
+        .into_string()
+        .await
+        .map_err(|e| AppError::BadRequest(e.to_string()))?;
+    if !body.is_complete() {
+        return Err(AppError::PayloadTooLarge);
+    }
+    let body = body.into_inner();
+    // application/x-www-form-urlencoded, decoded the way Rocket's own form parser does.
+    let fields: Vec<(String, String)> = body
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (
+                RawStr::new(name).url_decode_lossy().into_owned(),
+                RawStr::new(value).url_decode_lossy().into_owned(),
+            )
+        })
+        .collect();
+
+    // The token is checked before the rest of the form is even parsed, so every POST without
+    // a valid token is a 403, whatever else is wrong with it.
+    let mut user = None;
+    let bound_to = match T::BINDING {
+        Binding::PreSession => req
+            .cookies()
+            .get(app.settings.csrf_cookie_name())
+            .map(|c| c.value().to_string())
+            .ok_or(AppError::Forbidden(
+                "Your browser did not send this site's security cookie. \
+                 Allow cookies for this site, reload the page and try again.",
+            ))?,
+        Binding::Session => match req.guard::<AuthUser>().await {
+            Outcome::Success(u) => {
+                let sid = u.claims.sid.clone();
+                user = Some(u);
+                sid
+            }
+            Outcome::Error((_, e)) => return Err(e),
+            Outcome::Forward(_) => return Err(AppError::Unauthorized),
+        },
+    };
+    let mut tokens = fields.iter().filter(|(name, _)| name == "csrf_token");
+    let token = match (tokens.next(), tokens.next()) {
+        (Some((_, t)), None) => t.as_str(),
+        _ => "",
+    };
+    if !app.csrf.verify(T::BINDING, &bound_to, token) {
+        return Err(AppError::Forbidden(
+            "This form has expired or did not come from this site. \
+             Go back, reload the page and try again.",
+        ));
+    }
+    let values = fields.iter().map(|(name, value)| ValueField {
+        name: NameView::new(name.as_str()),
+        value: value.as_str(),
+    });
+    let form = Form::<Strict<T>>::parse_iter(values)
+        .map_err(|e| AppError::BadRequest(e.to_string()))?
+        .into_inner();
+    Ok(CsrfForm { form, user })
 }
 
 #[cfg(test)]

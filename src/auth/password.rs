@@ -131,6 +131,8 @@ pub struct Hasher {
     waiting: AtomicUsize,
     max_queue: usize,
     dummy: OnceCell<String>,
+    /// bcrypt verifications run, real and dummy: lets tests prove unknown users cost one too.
+    verifications: std::sync::atomic::AtomicU64,
 }
 
 /// Decrements the wait count however the wait ends (even if the request is dropped).
@@ -153,11 +155,16 @@ impl Hasher {
             waiting: AtomicUsize::new(0),
             max_queue,
             dummy: OnceCell::new(),
+            verifications: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
     pub fn cost(&self) -> u32 {
         self.cost
+    }
+
+    pub fn verifications(&self) -> u64 {
+        self.verifications.load(Ordering::Relaxed)
     }
 
     async fn run<T, F>(&self, f: F) -> Result<T, AppError>
@@ -213,6 +220,7 @@ impl Hasher {
         let password = password.to_string();
         let cost = self.cost;
         let v = self.run(move || verify(&password, &stored, cost)).await?;
+        self.verifications.fetch_add(1, Ordering::Relaxed);
         Ok(if real {
             v
         } else {

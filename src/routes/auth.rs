@@ -2,7 +2,7 @@
 
 use rocket::http::{CookieJar, Status};
 use rocket::response::{Flash, Redirect};
-use rocket::{get, post, routes, FromForm, Route, State};
+use rocket::{get, post, routes, Either, FromForm, Route, State};
 use serde_json::json;
 
 use crate::audit::{self, Event};
@@ -24,25 +24,27 @@ pub struct LoginForm {
     password: String,
     remember: Option<bool>,
     next: Option<String>,
-    csrf_token: String,
+    /// Optional only so that a missing token is a 403 (CSRF failure), not a 400.
+    csrf_token: Option<String>,
 }
 
 impl CsrfProtected for LoginForm {
     const BINDING: Binding = Binding::PreSession;
     fn csrf_token(&self) -> &str {
-        &self.csrf_token
+        self.csrf_token.as_deref().unwrap_or("")
     }
 }
 
 #[derive(FromForm)]
 pub struct LogoutForm {
-    csrf_token: String,
+    /// Optional only so that a missing token is a 403 (CSRF failure), not a 400.
+    csrf_token: Option<String>,
 }
 
 impl CsrfProtected for LogoutForm {
     const BINDING: Binding = Binding::Session;
     fn csrf_token(&self) -> &str {
-        &self.csrf_token
+        self.csrf_token.as_deref().unwrap_or("")
     }
 }
 
@@ -68,12 +70,12 @@ fn login_page(
 }
 
 #[get("/login?<next>")]
-fn login_form(ctx: Ctx, next: Option<&str>) -> Result<Page, Redirect> {
+fn login_form(ctx: Ctx, next: Option<&str>) -> Either<Page, Redirect> {
     let next = next::sanitize(next);
     if ctx.user.is_some() {
-        return Err(Redirect::to(next));
+        return Either::Right(Redirect::to(next));
     }
-    Ok(login_page(&ctx, Status::Ok, "", &next, false, None))
+    Either::Left(login_page(&ctx, Status::Ok, "", &next, false, None))
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use rocket::http::{CookieJar, Status};
 use rocket::response::{Flash, Redirect};
-use rocket::{get, post, routes, FromForm, Route, State};
+use rocket::{get, post, routes, Either, FromForm, Route, State};
 use serde_json::json;
 
 use crate::audit::{self, Event};
@@ -26,13 +26,14 @@ pub struct RegisterForm {
     email: String,
     password: String,
     password_confirm: String,
-    csrf_token: String,
+    /// Optional only so that a missing token is a 403 (CSRF failure), not a 400.
+    csrf_token: Option<String>,
 }
 
 impl CsrfProtected for RegisterForm {
     const BINDING: Binding = Binding::PreSession;
     fn csrf_token(&self) -> &str {
-        &self.csrf_token
+        self.csrf_token.as_deref().unwrap_or("")
     }
 }
 
@@ -57,11 +58,11 @@ fn register_page(
 }
 
 #[get("/register")]
-fn register_form(ctx: Ctx) -> Result<Page, Redirect> {
+fn register_form(ctx: Ctx) -> Either<Page, Redirect> {
     if ctx.user.is_some() {
-        return Err(Redirect::to("/dashboard"));
+        return Either::Right(Redirect::to("/dashboard"));
     }
-    Ok(register_page(&ctx, Status::Ok, "", "", &FieldErrors::new()))
+    Either::Left(register_page(&ctx, Status::Ok, "", "", &FieldErrors::new()))
 }
 
 const USERNAME_TAKEN: &str = "That username is taken. Choose another.";

@@ -189,7 +189,7 @@ fn pattern_matches(pattern: &str, path: &str) -> bool {
 
 /// The lowest-priority route for every path and method: 405 with `Allow` if the path exists
 /// under other methods, 404 otherwise.
-fn fallback<'r>(req: &'r Request<'_>) -> AppError {
+fn fallback(req: &Request<'_>) -> AppError {
     let path = req.uri().path().as_str();
     let mut allowed: Vec<&'static str> = req
         .rocket()
