@@ -49,6 +49,8 @@ struct Raw {
     login_ip_max_failures: u32,
     trusted_proxies: Vec<String>,
     max_sessions_per_user: u32,
+    register_ip_max: u32,
+    register_window: u64,
     bcrypt_max_queue: usize,
     db_pool_size: u32,
     db_connect_timeout: u64,
@@ -74,6 +76,8 @@ impl Default for Raw {
             login_ip_max_failures: 30,
             trusted_proxies: Vec::new(),
             max_sessions_per_user: 20,
+            register_ip_max: 20,
+            register_window: 3600,
             bcrypt_max_queue: 64,
             db_pool_size: 8,
             db_connect_timeout: 5,
@@ -102,6 +106,8 @@ pub struct Settings {
     pub login_ip_max_failures: u32,
     pub trusted_proxies: Vec<IpNet>,
     pub max_sessions_per_user: u32,
+    pub register_ip_max: u32,
+    pub register_window: i64,
     pub bcrypt_max_queue: usize,
     pub db_pool_size: u32,
     pub db_connect_timeout: u64,
@@ -179,6 +185,10 @@ impl Settings {
         )?;
         let window = positive("login_failure_window", raw.login_failure_window)?;
         let ban = positive("login_ban_time", raw.login_ban_time)?;
+        let register_window = positive("register_window", raw.register_window)?;
+        if raw.register_ip_max == 0 {
+            return Err(ConfigError::new("register_ip_max", "must be at least 1"));
+        }
         if idle > absolute {
             return Err(ConfigError::new(
                 "session_idle_timeout",
@@ -239,6 +249,8 @@ impl Settings {
             login_ip_max_failures: raw.login_ip_max_failures,
             trusted_proxies,
             max_sessions_per_user: raw.max_sessions_per_user,
+            register_ip_max: raw.register_ip_max,
+            register_window,
             bcrypt_max_queue: raw.bcrypt_max_queue,
             db_pool_size: raw.db_pool_size,
             db_connect_timeout: raw.db_connect_timeout,
@@ -342,6 +354,8 @@ impl fmt::Display for Settings {
             "max_sessions_per_user       = {}",
             self.max_sessions_per_user
         )?;
+        writeln!(f, "register_ip_max             = {}", self.register_ip_max)?;
+        writeln!(f, "register_window             = {}", self.register_window)?;
         writeln!(f, "bcrypt_max_queue            = {}", self.bcrypt_max_queue)?;
         writeln!(f, "db_pool_size                = {}", self.db_pool_size)?;
         write!(

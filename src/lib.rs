@@ -25,6 +25,7 @@ use auth::csrf::{CsrfKey, FORM_LIMIT};
 use auth::denylist::DenyList;
 use auth::keys::{KeyError, KeyRing};
 use auth::password::Hasher;
+use auth::throttle::Throttle;
 use auth::token::TokenService;
 use clock::{Clock, SystemClock};
 use config::{ConfigError, Settings};
@@ -53,6 +54,7 @@ pub struct Services {
     pub csrf: CsrfKey,
     pub hasher: Hasher,
     pub denylist: DenyList,
+    pub throttle: Throttle,
     pub clock: Arc<dyn Clock>,
     pub assets: Assets,
     /// Tokens minted before this moment are revalidated on first use, so a restart (which
@@ -100,6 +102,7 @@ impl App {
             csrf,
             hasher,
             denylist: DenyList::new(DENY_LIST_CAP),
+            throttle: Throttle::new(),
             clock,
             assets: Assets::new(),
             started_at: now,

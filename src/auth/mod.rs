@@ -2,10 +2,12 @@
 
 pub mod csrf;
 pub mod denylist;
+pub mod device;
 pub mod guard;
 pub mod keys;
 pub mod password;
 pub mod session;
+pub mod throttle;
 pub mod token;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -46,8 +46,15 @@ pub fn claims(app: &App, user: &User, session: &Session, now: i64) -> Claims {
     }
 }
 
-/// Starts a new session for `user`: a new `sid` every time (LG-6). Inside the caller's write
-/// transaction, so a failure leaves no half-made session.
+/// A session just made, and the sessions it pushed out (the per-user cap).
+pub struct Started {
+    pub session: Session,
+    pub evicted: Vec<String>,
+}
+
+/// Starts a new session for `user`: a new `sid` every time (LG-6). When the user already has
+/// `max_sessions_per_user` live sessions, the oldest are revoked to make room. Inside the
+/// caller's write transaction, so a failure leaves no half-made session.
 pub fn start(
     conn: &mut crate::db::DbConn,
     s: &Settings,
@@ -55,7 +62,15 @@ pub fn start(
     remember: bool,
     origin: &Origin,
     now: i64,
-) -> Result<Session, AppError> {
+) -> Result<Started, AppError> {
+    let live = sessions::live_for_user(conn, &user.id, now)?;
+    let excess = (live.len() + 1).saturating_sub(s.max_sessions_per_user as usize);
+    let mut evicted = Vec::with_capacity(excess);
+    for old in live.iter().take(excess) {
+        if sessions::revoke(conn, &old.id, now, "session limit reached")? {
+            evicted.push(old.id.clone());
+        }
+    }
     let absolute = now + s.absolute_timeout(remember);
     let session = Session {
         id: super::new_id(),
@@ -72,7 +87,7 @@ pub fn start(
     };
     sessions::insert(conn, &session)?;
     crate::db::users::record_login(conn, &user.id, now, &origin.client_ip)?;
-    Ok(session)
+    Ok(Started { session, evicted })
 }
 
 /// The session cookie (CK-1): HttpOnly, SameSite=Lax, Path=/, no Domain, Secure with the
@@ -171,6 +186,13 @@ pub fn deny(app: &App, sid: &str, token_exp: i64) {
     let now = app.clock.now();
     let until = token_exp.min(now + app.settings.session_revalidate_interval + CLOCK_LEEWAY);
     app.denylist.insert(sid, until.max(now + 1), now);
+}
+
+/// Refuses sessions revoked in the database at once on this instance.
+pub fn deny_all(app: &App, sids: &[String]) {
+    for sid in sids {
+        deny(app, sid, i64::MAX);
+    }
 }
 
 /// Ends one session: the row is revoked (so every instance refuses it at its next

@@ -14,6 +14,8 @@ diesel::table! {
         disabled_at -> Nullable<BigInt>,
         last_login_at -> Nullable<BigInt>,
         last_login_ip -> Nullable<Text>,
+        previous_login_at -> Nullable<BigInt>,
+        previous_login_ip -> Nullable<Text>,
     }
 }
 
@@ -48,4 +50,23 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(users, sessions, audit_events);
+diesel::table! {
+    throttle_events (id) {
+        id -> BigInt,
+        kind -> Text,
+        key -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    bans (kind, key) {
+        kind -> Text,
+        key -> Text,
+        until -> BigInt,
+        created_at -> BigInt,
+        reason -> Text,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(users, sessions, audit_events, throttle_events, bans);

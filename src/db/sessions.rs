@@ -72,6 +72,41 @@ pub fn touch(conn: &mut DbConn, sid: &str, now: i64, idle_expires_at: i64) -> Qu
     .map(|n| n == 1)
 }
 
+/// A user's live sessions, oldest first.
+pub fn live_for_user(conn: &mut DbConn, user_id: &str, now: i64) -> QueryResult<Vec<Session>> {
+    sessions::table
+        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::revoked_at.is_null())
+        .filter(sessions::idle_expires_at.gt(now))
+        .filter(sessions::absolute_expires_at.gt(now))
+        .order((sessions::created_at.asc(), sessions::id.asc()))
+        .select(Session::as_select())
+        .load(conn)
+}
+
+/// Revokes every live session of a user except `keep`; returns the revoked ids.
+pub fn revoke_all_for_user(
+    conn: &mut DbConn,
+    user_id: &str,
+    keep: Option<&str>,
+    now: i64,
+    reason: &str,
+) -> QueryResult<Vec<String>> {
+    let ids: Vec<String> = sessions::table
+        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::revoked_at.is_null())
+        .filter(sessions::id.ne(keep.unwrap_or("")))
+        .select(sessions::id)
+        .load(conn)?;
+    diesel::update(sessions::table.filter(sessions::id.eq_any(&ids)))
+        .set((
+            sessions::revoked_at.eq(now),
+            sessions::revoked_reason.eq(reason),
+        ))
+        .execute(conn)?;
+    Ok(ids)
+}
+
 /// Revokes one session; returns whether it was live before.
 pub fn revoke(conn: &mut DbConn, sid: &str, now: i64, reason: &str) -> QueryResult<bool> {
     diesel::update(

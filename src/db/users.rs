@@ -19,6 +19,8 @@ pub struct User {
     pub disabled_at: Option<i64>,
     pub last_login_at: Option<i64>,
     pub last_login_ip: Option<String>,
+    pub previous_login_at: Option<i64>,
+    pub previous_login_ip: Option<String>,
 }
 
 impl User {

@@ -7,8 +7,10 @@ use serde_json::json;
 
 use crate::audit::{self, Event};
 use crate::auth::csrf::{Binding, CsrfForm, CsrfProtected};
+use crate::auth::device;
 use crate::auth::guard::AuthUser;
 use crate::auth::session::{self, clip_user_agent};
+use crate::auth::throttle::BanKind;
 use crate::db::{users, write_tx};
 use crate::error::AppError;
 use crate::validate;
@@ -92,8 +94,23 @@ async fn login(
     let f = form.into_inner();
     let next = next::sanitize(f.next.as_deref());
     let remember = f.remember.unwrap_or(false);
-    let login = f.username.clone();
+    let ip_text = ip.to_string();
+    // A banned address is refused before any lookup or hashing: cheap, and 429 (LG-4).
+    if let Err(e) = app.throttle.check_ip(app, &ip_text).await {
+        audit::record(
+            app,
+            Event::LoginThrottled,
+            None,
+            None,
+            "address banned",
+            ip,
+            None,
+        )
+        .await;
+        return Err(e);
+    }
 
+    let login = f.username.clone();
     let user = app
         .db
         .run(move |conn| {
@@ -106,23 +123,47 @@ async fn login(
         })
         .await?;
 
-    // An unknown user still costs one bcrypt verify (LG-2).
+    // A browser that signed in to this account before may sign in during an account ban.
+    let device = user
+        .as_ref()
+        .and_then(|u| device::verify(&app.csrf, jar, &app.settings, &u.id));
+    let banned = match (&user, &device) {
+        (Some(_), Some(d)) => app.throttle.banned_until(app, BanKind::Device, d).await?,
+        (Some(u), None) => {
+            app.throttle
+                .banned_until(app, BanKind::Account, &u.id)
+                .await?
+        }
+        (None, _) => None,
+    }
+    .is_some();
+
+    // Always one bcrypt verify, for unknown and banned accounts too (LG-2).
     let verified = app
         .hasher
         .verify(&f.password, user.as_ref().map(|u| u.password_hash.clone()))
         .await?;
 
     let user = match user {
-        Some(u) if verified.ok && u.is_enabled() => u,
+        Some(u) if verified.ok && u.is_enabled() && !banned => u,
         other => {
-            let reason = match &other {
-                None => "unknown user",
-                Some(u) if !u.is_enabled() => "account disabled",
-                Some(_) => "wrong password",
+            let (event, reason) = match &other {
+                None => (Event::LoginFailed, "unknown user"),
+                Some(_) if banned => (Event::LoginThrottled, "account banned"),
+                Some(u) if !u.is_enabled() => (Event::LoginFailed, "account disabled"),
+                Some(_) => (Event::LoginFailed, "wrong password"),
             };
+            app.throttle
+                .record_failure(
+                    app,
+                    &ip_text,
+                    other.as_ref().map(|u| u.id.as_str()),
+                    device.as_deref(),
+                )
+                .await?;
             audit::record(
                 app,
-                Event::LoginFailed,
+                event,
                 other.as_ref().map(|u| u.id.as_str()),
                 // What was typed for an unknown account is not kept: it is too often a password.
                 other.as_ref().map(|u| u.username.as_str()),
@@ -131,6 +172,7 @@ async fn login(
                 None,
             )
             .await;
+            // The same page whatever the reason (LG-1).
             return Ok(Err(login_page(
                 &ctx,
                 Status::Unauthorized,
@@ -141,6 +183,9 @@ async fn login(
             )));
         }
     };
+    app.throttle
+        .record_success(app, &user.id, device.as_deref())
+        .await?;
 
     // A stored hash weaker than today's settings is replaced now that we know the password.
     let new_hash = if verified.needs_rehash {
@@ -152,11 +197,11 @@ async fn login(
     let now = app.clock.now();
     let origin = session::Origin {
         user_agent: clip_user_agent(ua.0.as_deref()),
-        client_ip: ip.to_string(),
+        client_ip: ip_text,
     };
     let settings = app.settings.clone();
     let session_user = user.clone();
-    let created = app
+    let started = app
         .db
         .run(move |conn| {
             write_tx(conn, |c| {
@@ -167,8 +212,9 @@ async fn login(
             })
         })
         .await?;
+    session::deny_all(app, &started.evicted);
+    let created = started.session;
     let claims = session::claims(app, &user, &created, now);
-
     let token = app.tokens.issue(&claims).map_err(|e| {
         log::error!("cannot sign a session token: {e}");
         AppError::Internal
@@ -185,6 +231,7 @@ async fn login(
         created.absolute_expires_at,
         now,
     );
+    device::remember(&app.csrf, jar, &app.settings, &user.id, device.as_deref());
     audit::record(
         app,
         Event::LoginSucceeded,

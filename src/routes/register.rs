@@ -78,6 +78,7 @@ async fn register(
     form: CsrfForm<RegisterForm>,
 ) -> Result<Result<Flash<Redirect>, Page>, AppError> {
     let f = form.into_inner();
+    app.throttle.register_attempt(app, &ip.to_string()).await?;
     let mut errors = FieldErrors::new();
     let username = validate::username(&f.username)
         .map_err(|e| errors.insert("username", e.to_string()))
@@ -142,6 +143,8 @@ async fn register(
         disabled_at: None,
         last_login_at: None,
         last_login_ip: None,
+        previous_login_at: None,
+        previous_login_ip: None,
     };
     let origin = session::Origin {
         user_agent: clip_user_agent(ua.0.as_deref()),
@@ -156,6 +159,7 @@ async fn register(
             let r = write_tx(conn, |c| {
                 users::insert(c, &new_user)?;
                 session::start(c, &settings, &new_user, false, &origin, now)
+                    .map(|started| started.session)
             });
             match r {
                 Err(AppError::Database(e)) if is_unique_violation(&e) => Ok(None),
