@@ -90,3 +90,47 @@ pub async fn record(
         log::error!("audit event not stored: {e}");
     }
 }
+
+/// A stored event, as the account page shows it.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = audit_events)]
+pub struct StoredEvent {
+    pub id: i64,
+    pub created_at: i64,
+    pub event: String,
+    pub user_id: Option<String>,
+    pub username: Option<String>,
+    pub reason: String,
+    pub client_ip: String,
+    pub session_id: Option<String>,
+}
+
+/// The user's own latest events, newest first.
+pub fn recent_for_user(
+    conn: &mut crate::db::DbConn,
+    user_id: &str,
+    limit: i64,
+) -> QueryResult<Vec<StoredEvent>> {
+    audit_events::table
+        .filter(audit_events::user_id.eq(user_id))
+        .order((audit_events::created_at.desc(), audit_events::id.desc()))
+        .limit(limit)
+        .select(StoredEvent::as_select())
+        .load(conn)
+}
+
+/// What an event means, in words for its user.
+pub fn describe(event: &str, reason: &str) -> String {
+    match (event, reason) {
+        ("registered", _) => "Account created".into(),
+        ("login_succeeded", _) => "Signed in".into(),
+        ("login_failed", "wrong current password") => "Wrong current password entered".into(),
+        ("login_failed", _) => "Failed sign-in attempt".into(),
+        ("login_throttled", _) => "Sign-in blocked after too many failures".into(),
+        ("logout", _) => "Signed out".into(),
+        ("session_revoked", "all other devices") => "Signed out all other devices".into(),
+        ("session_revoked", _) => "Signed out a device".into(),
+        ("password_changed", _) => "Password changed".into(),
+        (other, _) => other.replace('_', " "),
+    }
+}

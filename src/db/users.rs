@@ -75,11 +75,41 @@ pub fn insert(conn: &mut DbConn, user: &User) -> QueryResult<()> {
         .map(|_| ())
 }
 
+/// The latest sign-in becomes the previous one, which the dashboard shows.
 pub fn record_login(conn: &mut DbConn, id: &str, now: i64, ip: &str) -> QueryResult<()> {
     diesel::update(users::table.filter(users::id.eq(id)))
-        .set((users::last_login_at.eq(now), users::last_login_ip.eq(ip)))
+        .set((
+            users::previous_login_at.eq(users::last_login_at),
+            users::previous_login_ip.eq(users::last_login_ip),
+            users::last_login_at.eq(now),
+            users::last_login_ip.eq(ip),
+        ))
         .execute(conn)
         .map(|_| ())
+}
+
+pub fn list(conn: &mut DbConn) -> QueryResult<Vec<User>> {
+    users::table
+        .order(users::username_key.asc())
+        .select(User::as_select())
+        .load(conn)
+}
+
+pub fn set_disabled(conn: &mut DbConn, id: &str, at: Option<i64>) -> QueryResult<bool> {
+    diesel::update(users::table.filter(users::id.eq(id)))
+        .set(users::disabled_at.eq(at))
+        .execute(conn)
+        .map(|n| n == 1)
+}
+
+/// Deletes the user; their sessions go with them (ON DELETE CASCADE, and explicitly, so
+/// SQLite databases opened without foreign keys behave the same).
+pub fn delete(conn: &mut DbConn, id: &str) -> QueryResult<bool> {
+    use super::schema::sessions;
+    diesel::delete(sessions::table.filter(sessions::user_id.eq(id))).execute(conn)?;
+    diesel::delete(users::table.filter(users::id.eq(id)))
+        .execute(conn)
+        .map(|n| n == 1)
 }
 
 pub fn set_password_hash(conn: &mut DbConn, id: &str, hash: &str, now: i64) -> QueryResult<()> {

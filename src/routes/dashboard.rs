@@ -13,12 +13,15 @@ use crate::App;
 #[get("/dashboard")]
 async fn dashboard(app: &State<App>, user: AuthUser, ctx: Ctx) -> Result<Page, AppError> {
     let sid = user.sid().to_string();
-    let session = app
+    let row = app
         .db
-        .run(move |conn| Ok(sessions::find(conn, &sid)?))
+        .run(move |conn| Ok(sessions::find_with_user(conn, &sid)?))
         .await?;
+    let (session, profile) = row.unzip();
     let absolute = session.as_ref().map(|s| s.absolute_expires_at);
     let remember = session.as_ref().is_some_and(|s| s.remember);
+    let previous =
+        profile.and_then(|p| Some(json!({"at": p.previous_login_at?, "ip": p.previous_login_ip})));
     Ok(ctx.page(
         "dashboard",
         Status::Ok,
@@ -29,6 +32,7 @@ async fn dashboard(app: &State<App>, user: AuthUser, ctx: Ctx) -> Result<Page, A
                 "absolute_expires": absolute,
                 "remember": remember,
             },
+            "previous_login": previous,
         }),
     ))
 }

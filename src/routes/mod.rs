@@ -1,5 +1,6 @@
 //! The HTTP routes, one module per area.
 
+pub mod account;
 pub mod auth;
 pub mod dashboard;
 pub mod home;
@@ -13,6 +14,7 @@ pub fn all() -> Vec<Route> {
     r.extend(auth::routes());
     r.extend(register::routes());
     r.extend(dashboard::routes());
+    r.extend(account::routes());
     r.extend(crate::web::assets::routes());
     r.extend(crate::web::errors::fallback_routes());
     r

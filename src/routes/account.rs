@@ -1,0 +1,507 @@
+//! The account: profile, password change, signed-in devices, security activity, deletion.
+
+use std::collections::BTreeMap;
+
+use rocket::http::{CookieJar, Status};
+use rocket::response::{Flash, Redirect};
+use rocket::{get, post, routes, Either, FromForm, Route, State};
+use serde_json::json;
+
+use crate::audit::{self, Event};
+use crate::auth::csrf::{Binding, CsrfForm, CsrfProtected};
+use crate::auth::device;
+use crate::auth::guard::AuthUser;
+use crate::auth::password::check_policy;
+use crate::auth::session;
+use crate::auth::throttle::BanKind;
+use crate::db::sessions::{self, Session};
+use crate::db::users::{self, User};
+use crate::db::write_tx;
+use crate::error::AppError;
+use crate::web::client_ip::ClientIp;
+use crate::web::page::{Ctx, Page};
+use crate::App;
+
+macro_rules! session_form {
+    ($name:ident { $($field:ident),* }) => {
+        #[derive(FromForm)]
+        pub struct $name {
+            $($field: String,)*
+            /// Optional only so that a missing token is a 403 (CSRF failure), not a 400.
+            csrf_token: Option<String>,
+        }
+
+        impl CsrfProtected for $name {
+            const BINDING: Binding = Binding::Session;
+            fn csrf_token(&self) -> &str {
+                self.csrf_token.as_deref().unwrap_or("")
+            }
+        }
+    };
+}
+
+session_form!(PasswordForm {
+    current_password,
+    new_password,
+    new_password_confirm
+});
+session_form!(DeleteForm { current_password });
+session_form!(TokenOnly {});
+
+type FieldErrors = BTreeMap<&'static str, String>;
+static NO_ERRORS: FieldErrors = BTreeMap::new();
+
+const WRONG_CURRENT: &str = "Your current password is not correct.";
+const RECENT_EVENTS: i64 = 20;
+
+fn signed_in(form: &CsrfForm<impl CsrfProtected>) -> Result<AuthUser, AppError> {
+    form.user.clone().ok_or(AppError::Unauthorized)
+}
+
+async fn load_user(app: &App, id: &str) -> Result<User, AppError> {
+    let id = id.to_string();
+    app.db
+        .run(move |conn| users::find_by_id(conn, &id)?.ok_or(AppError::Unauthorized))
+        .await
+}
+
+/// The account page, with the password and delete forms' errors if any.
+async fn account_page(
+    app: &App,
+    ctx: &Ctx,
+    user: &AuthUser,
+    status: Status,
+    password_errors: &FieldErrors,
+    delete_errors: &FieldErrors,
+) -> Result<Page, AppError> {
+    let id = user.user_id().to_string();
+    let (profile, events) = app
+        .db
+        .run(move |conn| {
+            let profile = users::find_by_id(conn, &id)?.ok_or(AppError::Unauthorized)?;
+            let events = audit::recent_for_user(conn, &id, RECENT_EVENTS)?;
+            Ok((profile, events))
+        })
+        .await?;
+    Ok(ctx.page(
+        "account",
+        status,
+        json!({
+            "profile": {
+                "username": profile.username,
+                "email": profile.email,
+                "created_at": profile.created_at,
+                "previous_login_at": profile.previous_login_at,
+                "previous_login_ip": profile.previous_login_ip,
+            },
+            "events": events.iter().map(|e| json!({
+                "at": e.created_at,
+                "what": audit::describe(&e.event, &e.reason),
+                "ip": e.client_ip,
+                "failed": e.event == Event::LoginFailed.as_str() || e.event == Event::LoginThrottled.as_str(),
+            })).collect::<Vec<_>>(),
+            "password_errors": password_errors,
+            "delete_errors": delete_errors,
+        }),
+    ))
+}
+
+#[get("/account")]
+async fn account(app: &State<App>, user: AuthUser, ctx: Ctx) -> Result<Page, AppError> {
+    account_page(
+        app,
+        &ctx,
+        &user,
+        Status::Ok,
+        &FieldErrors::new(),
+        &FieldErrors::new(),
+    )
+    .await
+}
+
+/// Checks the current password the way sign-in does: a banned client address is 429, a
+/// banned account fails like a wrong password, and every failure counts as a failed sign-in
+/// (so this form cannot be used to guess passwords around the sign-in limits).
+async fn check_current_password(
+    app: &App,
+    jar: &CookieJar<'_>,
+    ip: ClientIp,
+    user: &AuthUser,
+    password: &str,
+) -> Result<Option<User>, AppError> {
+    let ip_text = ip.to_string();
+    app.throttle.check_ip(app, &ip_text).await?;
+    let profile = load_user(app, user.user_id()).await?;
+    let device = device::verify(&app.csrf, jar, &app.settings, &profile.id);
+    let banned = match &device {
+        Some(d) => app.throttle.banned_until(app, BanKind::Device, d).await?,
+        None => {
+            app.throttle
+                .banned_until(app, BanKind::Account, &profile.id)
+                .await?
+        }
+    }
+    .is_some();
+    let verified = app
+        .hasher
+        .verify(password, Some(profile.password_hash.clone()))
+        .await?;
+    if verified.ok && !banned {
+        app.throttle
+            .record_success(app, &profile.id, device.as_deref())
+            .await?;
+        return Ok(Some(profile));
+    }
+    app.throttle
+        .record_failure(app, &ip_text, Some(&profile.id), device.as_deref())
+        .await?;
+    audit::record(
+        app,
+        Event::LoginFailed,
+        Some(&profile.id),
+        Some(&profile.username),
+        if banned {
+            "account banned (password check)"
+        } else {
+            "wrong current password"
+        },
+        ip,
+        Some(user.sid()),
+    )
+    .await;
+    Ok(None)
+}
+
+#[post("/account/password", data = "<form>")]
+async fn change_password(
+    app: &State<App>,
+    ctx: Ctx,
+    ip: ClientIp,
+    jar: &CookieJar<'_>,
+    form: CsrfForm<PasswordForm>,
+) -> Result<Either<Flash<Redirect>, Page>, AppError> {
+    let user = signed_in(&form)?;
+    let f = form.into_inner();
+    let mut errors = FieldErrors::new();
+    let Some(profile) = check_current_password(app, jar, ip, &user, &f.current_password).await?
+    else {
+        errors.insert("current_password", WRONG_CURRENT.into());
+        let page = account_page(
+            app,
+            &ctx,
+            &user,
+            Status::UnprocessableEntity,
+            &errors,
+            &NO_ERRORS,
+        );
+        return Ok(Either::Right(page.await?));
+    };
+    if let Err(problem) = check_policy(&f.new_password, &profile.username, &profile.email) {
+        errors.insert("new_password", problem.to_string());
+    } else if f.new_password != f.new_password_confirm {
+        errors.insert("new_password_confirm", "The passwords do not match.".into());
+    } else if f.new_password == f.current_password {
+        errors.insert(
+            "new_password",
+            "Choose a password different from the current one.".into(),
+        );
+    }
+    if !errors.is_empty() {
+        let page = account_page(
+            app,
+            &ctx,
+            &user,
+            Status::UnprocessableEntity,
+            &errors,
+            &NO_ERRORS,
+        );
+        return Ok(Either::Right(page.await?));
+    }
+
+    let hash = app.hasher.hash(&f.new_password).await?;
+    let now = app.clock.now();
+    let (uid, sid) = (profile.id.clone(), user.sid().to_string());
+    // The new hash and the end of every other session land together (PW-7).
+    let (current, ended) = app
+        .db
+        .run(move |conn| {
+            Ok(write_tx(conn, |c| {
+                users::set_password_hash(c, &uid, &hash, now)?;
+                let ended =
+                    sessions::revoke_all_for_user(c, &uid, Some(&sid), now, "password changed")?;
+                let current = sessions::find(c, &sid)?;
+                Ok::<_, diesel::result::Error>((current, ended))
+            })?)
+        })
+        .await?;
+    session::deny_all(app, &ended);
+    let current: Session = current.ok_or(AppError::Unauthorized)?;
+    // A fresh token for this session, issued now.
+    let claims = session::claims(app, &profile, &current, now);
+    let token = app.tokens.issue(&claims).map_err(|e| {
+        log::error!("cannot sign a session token: {e}");
+        AppError::Internal
+    })?;
+    session::set_cookie(
+        jar,
+        &app.settings,
+        token,
+        current.remember,
+        current.absolute_expires_at,
+        now,
+    );
+    audit::record(
+        app,
+        Event::PasswordChanged,
+        Some(&profile.id),
+        Some(&profile.username),
+        "ok",
+        ip,
+        Some(&current.id),
+    )
+    .await;
+    let others = match ended.len() {
+        0 => String::new(),
+        1 => " Your other signed-in device was signed out.".to_string(),
+        n => format!(" Your {n} other signed-in devices were signed out."),
+    };
+    Ok(Either::Left(Flash::success(
+        Redirect::to("/account"),
+        format!("Your password was changed.{others}"),
+    )))
+}
+
+#[post("/account/delete", data = "<form>")]
+async fn delete_account(
+    app: &State<App>,
+    ctx: Ctx,
+    ip: ClientIp,
+    jar: &CookieJar<'_>,
+    form: CsrfForm<DeleteForm>,
+) -> Result<Either<Flash<Redirect>, Page>, AppError> {
+    let user = signed_in(&form)?;
+    let f = form.into_inner();
+    let Some(profile) = check_current_password(app, jar, ip, &user, &f.current_password).await?
+    else {
+        let mut errors = FieldErrors::new();
+        errors.insert("current_password", WRONG_CURRENT.into());
+        let page = account_page(
+            app,
+            &ctx,
+            &user,
+            Status::UnprocessableEntity,
+            &NO_ERRORS,
+            &errors,
+        );
+        return Ok(Either::Right(page.await?));
+    };
+    let uid = profile.id.clone();
+    // The user and all their sessions go in one transaction.
+    let ended = app
+        .db
+        .run(move |conn| {
+            Ok(write_tx(conn, |c| {
+                let ids: Vec<String> = sessions::live_for_user(c, &uid, i64::MIN)?
+                    .into_iter()
+                    .map(|s| s.id)
+                    .collect();
+                users::delete(c, &uid)?;
+                Ok::<_, diesel::result::Error>(ids)
+            })?)
+        })
+        .await?;
+    session::deny_all(app, &ended);
+    session::clear_cookie(jar, &app.settings);
+    audit::record(
+        app,
+        Event::AccountDeleted,
+        Some(&profile.id),
+        Some(&profile.username),
+        "deleted by its owner",
+        ip,
+        Some(user.sid()),
+    )
+    .await;
+    Ok(Either::Left(Flash::success(
+        Redirect::to("/login"),
+        "Your account and all its sessions were deleted.",
+    )))
+}
+
+/// "Chrome 120 on Windows 10", from a User-Agent header.
+pub fn describe_device(user_agent: &str) -> String {
+    match woothee::parser::Parser::new().parse(user_agent) {
+        Some(r) if r.name != "UNKNOWN" => {
+            let browser = match r.version {
+                "" | "UNKNOWN" => r.name.to_string(),
+                v => format!("{} {}", r.name, v.split('.').next().unwrap_or(v)),
+            };
+            match r.os {
+                "UNKNOWN" | "" => browser,
+                os => format!("{browser} on {os}"),
+            }
+        }
+        _ if user_agent.is_empty() => "Unknown device".to_string(),
+        _ => "Unknown browser".to_string(),
+    }
+}
+
+#[get("/account/sessions")]
+async fn sessions_page(app: &State<App>, user: AuthUser, ctx: Ctx) -> Result<Page, AppError> {
+    let now = app.clock.now();
+    let uid = user.user_id().to_string();
+    let live = app
+        .db
+        .run(move |conn| Ok(sessions::live_for_user(conn, &uid, now)?))
+        .await?;
+    let mut rows: Vec<_> = live
+        .iter()
+        .map(|s| {
+            json!({
+                "id": s.id,
+                "device": describe_device(&s.user_agent),
+                "user_agent": s.user_agent,
+                "ip": s.client_ip,
+                "started": s.created_at,
+                "last_active": s.last_seen_at,
+                "expires": s.idle_expires_at.min(s.absolute_expires_at),
+                "remember": s.remember,
+                "current": s.id == user.sid(),
+            })
+        })
+        .collect();
+    // This device first, then the most recently active.
+    rows.sort_by_key(|r| {
+        (
+            !r["current"].as_bool().unwrap_or(false),
+            -r["last_active"].as_i64().unwrap_or(0),
+        )
+    });
+    Ok(ctx.page(
+        "sessions",
+        Status::Ok,
+        json!({ "sessions": rows, "others": live.len().saturating_sub(1) }),
+    ))
+}
+
+#[post("/account/sessions/<id>/revoke", data = "<form>")]
+async fn revoke_session(
+    app: &State<App>,
+    ip: ClientIp,
+    jar: &CookieJar<'_>,
+    id: &str,
+    form: CsrfForm<TokenOnly>,
+) -> Result<Flash<Redirect>, AppError> {
+    let user = signed_in(&form)?;
+    let (uid, sid) = (user.user_id().to_string(), id.to_string());
+    let now = app.clock.now();
+    // Only one's own sessions: anyone else's id is simply not found.
+    let revoked = app
+        .db
+        .run(move |conn| {
+            Ok(write_tx(conn, |c| match sessions::find(c, &sid)? {
+                Some(s) if s.user_id == uid && s.revoked_at.is_none() => {
+                    sessions::revoke(c, &sid, now, "revoked by its owner")
+                }
+                _ => Ok(false),
+            })?)
+        })
+        .await?;
+    if !revoked {
+        return Err(AppError::NotFound);
+    }
+    session::deny_all(app, &[id.to_string()]);
+    audit::record(
+        app,
+        Event::SessionRevoked,
+        Some(user.user_id()),
+        Some(user.name()),
+        "one device",
+        ip,
+        Some(id),
+    )
+    .await;
+    if id == user.sid() {
+        session::clear_cookie(jar, &app.settings);
+        return Ok(Flash::success(
+            Redirect::to("/login"),
+            "You signed out this device.",
+        ));
+    }
+    Ok(Flash::success(
+        Redirect::to("/account/sessions"),
+        "That device was signed out.",
+    ))
+}
+
+#[post("/account/sessions/revoke-others", data = "<form>")]
+async fn revoke_others(
+    app: &State<App>,
+    ip: ClientIp,
+    form: CsrfForm<TokenOnly>,
+) -> Result<Flash<Redirect>, AppError> {
+    let user = signed_in(&form)?;
+    let (uid, sid) = (user.user_id().to_string(), user.sid().to_string());
+    let now = app.clock.now();
+    let ended = app
+        .db
+        .run(move |conn| {
+            Ok(write_tx(conn, |c| {
+                sessions::revoke_all_for_user(c, &uid, Some(&sid), now, "signed out by its owner")
+            })?)
+        })
+        .await?;
+    session::deny_all(app, &ended);
+    audit::record(
+        app,
+        Event::SessionRevoked,
+        Some(user.user_id()),
+        Some(user.name()),
+        "all other devices",
+        ip,
+        Some(user.sid()),
+    )
+    .await;
+    let message = match ended.len() {
+        0 => "There were no other devices to sign out.".to_string(),
+        1 => "Your other device was signed out.".to_string(),
+        n => format!("Your {n} other devices were signed out."),
+    };
+    Ok(Flash::success(Redirect::to("/account/sessions"), message))
+}
+
+pub fn routes() -> Vec<Route> {
+    routes![
+        account,
+        change_password,
+        delete_account,
+        sessions_page,
+        revoke_session,
+        revoke_others
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe_device;
+
+    #[test]
+    fn devices_are_described() {
+        let chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+        assert_eq!(describe_device(chrome), "Chrome 120 on Windows 10");
+        let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1";
+        assert!(
+            describe_device(iphone).contains("Safari"),
+            "{}",
+            describe_device(iphone)
+        );
+        assert!(
+            describe_device(iphone).contains("iPhone"),
+            "{}",
+            describe_device(iphone)
+        );
+        assert_eq!(describe_device(""), "Unknown device");
+        assert!(describe_device("curl/8.0").contains("curl"));
+        assert_eq!(describe_device("x"), "Unknown browser");
+    }
+}
