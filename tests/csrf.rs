@@ -14,7 +14,7 @@ fn post(t: &TestApp, uri: &str, fields: &[(&str, &str)], headers: &[(&str, &str)
     for (k, v) in headers {
         req = req.header(Header::new(k.to_string(), v.to_string()));
     }
-    req.dispatch().status()
+    t.send(req).status()
 }
 
 #[test]
@@ -47,10 +47,7 @@ fn sign_in_needs_a_token_bound_to_this_browser() {
 /// A token this server issues to a different browser (bound to another pre-session cookie).
 fn start_in_same_app_token(t: &TestApp) -> String {
     let other_browser = "BBBBBBBBBBBBBBBBBBBBBB";
-    assert_ne!(
-        t.client.cookies().get("csrf").unwrap().value(),
-        other_browser
-    );
+    assert_ne!(t.cookie("csrf").unwrap(), other_browser);
     t.app()
         .csrf
         .token(gatehouse::auth::csrf::Binding::PreSession, other_browser)
@@ -104,13 +101,13 @@ fn cross_origin_posts_are_refused_even_with_a_valid_token() {
         post(&t, "/login", &f, &[("Sec-Fetch-Site", "cross-site")]),
         Status::Forbidden
     );
-    let r = t
-        .client
-        .post("/login")
-        .header(ContentType::Form)
-        .header(Header::new("Origin", "https://evil.example"))
-        .body(encode(&f))
-        .dispatch();
+    let r = t.send(
+        t.client
+            .post("/login")
+            .header(ContentType::Form)
+            .header(Header::new("Origin", "https://evil.example"))
+            .body(encode(&f)),
+    );
     assert_eq!(r.status(), Status::Forbidden);
     let body = r.into_string().unwrap();
     assert!(body.contains("data-testid=\"error\"") && body.contains("another origin"));
@@ -140,7 +137,7 @@ fn logout_needs_the_session_bound_token() {
     let app = t.app();
     let pre = app.csrf.token(
         gatehouse::auth::csrf::Binding::PreSession,
-        t.client.cookies().get("csrf").unwrap().value(),
+        &t.cookie("csrf").unwrap(),
     );
     assert_eq!(
         post(&t, "/logout", &[("csrf_token", &pre)], &[]),

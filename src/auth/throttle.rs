@@ -60,6 +60,13 @@ impl BanKind {
 
 const REGISTER_EVENT: &str = "register_ip";
 
+/// Whose failure count a failed password check adds to (see [`Throttle::record_failure`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counting {
+    DeviceOrAccount,
+    Both,
+}
+
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = bans)]
 pub struct Ban {
@@ -140,26 +147,30 @@ impl Throttle {
         }
     }
 
-    /// Records one failed sign-in (or current-password check) and bans what crossed its
-    /// limit. `account` is the user id when the account exists; `device` is a verified
-    /// device id for that account, whose failures are counted instead of the account's.
+    /// Records one failed sign-in and bans what crossed its limit. `account` is the user id
+    /// when the account exists; `device` is a verified device id for that account. At the
+    /// sign-in form a known device's failures are counted instead of the account's (so the
+    /// owner's browser stays usable); `Counting::Both` counts both, for password checks made
+    /// inside a session, where whoever is guessing already holds the session.
     pub async fn record_failure(
         &self,
         app: &App,
         ip: &str,
         account: Option<&str>,
         device: Option<&str>,
+        counting: Counting,
     ) -> Result<(), AppError> {
         let now = app.clock.now();
         let s = &app.settings;
         let (window, ban_time) = (s.login_failure_window, s.login_ban_time);
         let mut counted = vec![(BanKind::Ip, ip.to_string(), s.login_ip_max_failures)];
-        match (device, account) {
-            (Some(d), _) => counted.push((BanKind::Device, d.to_string(), s.login_max_failures)),
-            (None, Some(a)) => {
-                counted.push((BanKind::Account, a.to_string(), s.login_max_failures))
+        if let Some(d) = device {
+            counted.push((BanKind::Device, d.to_string(), s.login_max_failures));
+        }
+        if let Some(a) = account {
+            if device.is_none() || counting == Counting::Both {
+                counted.push((BanKind::Account, a.to_string(), s.login_max_failures));
             }
-            (None, None) => {}
         }
         let new_bans = app
             .db

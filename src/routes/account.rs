@@ -13,7 +13,7 @@ use crate::auth::device;
 use crate::auth::guard::AuthUser;
 use crate::auth::password::check_policy;
 use crate::auth::session;
-use crate::auth::throttle::BanKind;
+use crate::auth::throttle::{BanKind, Counting};
 use crate::db::sessions::{self, Session};
 use crate::db::users::{self, User};
 use crate::db::write_tx;
@@ -153,7 +153,13 @@ async fn check_current_password(
         return Ok(Some(profile));
     }
     app.throttle
-        .record_failure(app, &ip_text, Some(&profile.id), device.as_deref())
+        .record_failure(
+            app,
+            &ip_text,
+            Some(&profile.id),
+            device.as_deref(),
+            Counting::Both,
+        )
         .await?;
     audit::record(
         app,

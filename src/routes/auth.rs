@@ -10,7 +10,7 @@ use crate::auth::csrf::{Binding, CsrfForm, CsrfProtected};
 use crate::auth::device;
 use crate::auth::guard::AuthUser;
 use crate::auth::session::{self, clip_user_agent};
-use crate::auth::throttle::BanKind;
+use crate::auth::throttle::{BanKind, Counting};
 use crate::db::{users, write_tx};
 use crate::error::AppError;
 use crate::validate;
@@ -159,6 +159,7 @@ async fn login(
                     &ip_text,
                     other.as_ref().map(|u| u.id.as_str()),
                     device.as_deref(),
+                    Counting::DeviceOrAccount,
                 )
                 .await?;
             audit::record(

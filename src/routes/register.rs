@@ -9,6 +9,7 @@ use serde_json::json;
 
 use crate::audit::{self, Event};
 use crate::auth::csrf::{Binding, CsrfForm, CsrfProtected};
+use crate::auth::device;
 use crate::auth::password::check_policy;
 use crate::auth::session::{self, clip_user_agent};
 use crate::db::users::{self, User};
@@ -188,6 +189,7 @@ async fn register(
         created.absolute_expires_at,
         now,
     );
+    device::remember(&app.csrf, jar, &app.settings, &user.id, None);
     audit::record(
         app,
         Event::Registered,

@@ -8,7 +8,7 @@ use figment::Figment;
 use gatehouse::clock::ManualClock;
 use gatehouse::App;
 use rocket::http::{ContentType, Cookie, Header, Status};
-use rocket::local::blocking::{Client, LocalResponse};
+use rocket::local::blocking::{Client, LocalRequest, LocalResponse};
 use tempfile::TempDir;
 
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -16,6 +16,9 @@ pub const ORIGIN: &str = "http://127.0.0.1:8000";
 
 pub struct TestApp {
     pub client: Client,
+    /// The browser most tests act as: its cookies, kept by the harness (the client itself is
+    /// untracked, so several browsers can share one instance without sharing cookies).
+    pub browser: Browser,
     pub clock: Arc<ManualClock>,
     pub dir: TempDir,
 }
@@ -51,11 +54,16 @@ pub fn start_in(
 ) -> TestApp {
     let figment = configure(figment(dir.path()));
     let rocket = gatehouse::rocket_with_clock(figment, clock.clone()).expect("gatehouse starts");
-    let client = Client::tracked(rocket).expect("valid rocket");
+    let client = Client::untracked(rocket).expect("valid rocket");
     // Tokens minted in the second an instance starts are revalidated once (they might predate
     // it); step past that second so tests see the steady state.
     clock.advance(1);
-    TestApp { client, clock, dir }
+    TestApp {
+        client,
+        browser: Browser::default(),
+        clock,
+        dir,
+    }
 }
 
 impl TestApp {
@@ -63,59 +71,61 @@ impl TestApp {
         self.client.rocket().state::<App>().unwrap()
     }
 
-    /// Stops this instance and starts another on the same data (keys, database).
+    /// Stops this instance and starts another on the same data (keys, database); the browser
+    /// keeps its cookies.
     pub fn restart(self) -> TestApp {
-        let TestApp { client, dir, clock } = self;
+        let TestApp {
+            client,
+            dir,
+            clock,
+            browser,
+        } = self;
         drop(client);
-        start_in(dir, clock, |f| f)
+        let mut t = start_in(dir, clock, |f| f);
+        t.browser = browser;
+        t
+    }
+
+    /// A second instance on the same database, keys and clock: another server process of the
+    /// same deployment. It starts with a browser of its own.
+    pub fn another_instance(&self) -> TestApp {
+        let rocket = gatehouse::rocket_with_clock(figment(self.dir.path()), self.clock.clone())
+            .expect("second instance starts");
+        TestApp {
+            client: Client::untracked(rocket).expect("valid rocket"),
+            browser: Browser::default(),
+            clock: self.clock.clone(),
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// Sends a request as this test's browser (its cookies in, `Set-Cookie` kept).
+    pub fn send<'c>(&'c self, req: LocalRequest<'c>) -> LocalResponse<'c> {
+        self.browser.send(req)
     }
 
     pub fn get(&self, uri: &str) -> LocalResponse<'_> {
-        self.client.get(uri.to_string()).dispatch()
+        self.browser.get(self, uri)
     }
 
     /// The CSRF token of the page's form (the first `csrf_token` field in it).
     pub fn csrf(&self, uri: &str) -> String {
-        let body = self.get(uri).into_string().unwrap();
-        field_value(&body, "csrf_token").expect("page has a csrf_token")
+        self.browser.csrf(self, uri)
     }
 
     pub fn post_form(&self, uri: &str, fields: &[(&str, &str)]) -> LocalResponse<'_> {
-        self.client
-            .post(uri.to_string())
-            .header(ContentType::Form)
-            .header(Header::new("Origin", ORIGIN))
-            .body(encode(fields))
-            .dispatch()
+        self.browser.post(self, uri, fields)
     }
 
     pub fn register(&self, username: &str, email: &str, password: &str) -> LocalResponse<'_> {
-        let csrf = self.csrf("/register");
-        self.post_form(
-            "/register",
-            &[
-                ("username", username),
-                ("email", email),
-                ("password", password),
-                ("password_confirm", password),
-                ("csrf_token", &csrf),
-            ],
-        )
+        self.browser.register(self, username, email, password)
     }
 
     pub fn login(&self, username: &str, password: &str) -> LocalResponse<'_> {
-        let csrf = self.csrf("/login");
-        self.post_form(
-            "/login",
-            &[
-                ("username", username),
-                ("password", password),
-                ("csrf_token", &csrf),
-            ],
-        )
+        self.browser.login(self, username, password)
     }
 
-    /// Registers `name` and leaves this client signed in as them.
+    /// Registers `name` and leaves this browser signed in as them.
     pub fn signed_up(&self, name: &str) {
         let r = self.register(name, &format!("{name}@example.com"), PASSWORD);
         assert_eq!(
@@ -130,15 +140,18 @@ impl TestApp {
         self.post_form("/logout", &[("csrf_token", &csrf)])
     }
 
-    pub fn session_cookie(&self) -> Option<Cookie<'static>> {
-        self.client
-            .cookies()
-            .get(self.app().settings.session_cookie_name())
-            .map(|c| c.clone().into_owned())
+    /// This browser's session token, if it holds one.
+    pub fn session_cookie(&self) -> Option<String> {
+        self.browser
+            .cookie(self.app().settings.session_cookie_name())
     }
 
-    /// A request carrying the given session token, as an attacker replaying or forging one
-    /// would send it. Use where the tracked jar holds no session cookie of its own.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.browser.cookie(name)
+    }
+
+    /// A request carrying the given session token (and no other cookie), as an attacker
+    /// replaying or forging one would send it.
     pub fn get_with_token(&self, uri: &str, token: &str) -> LocalResponse<'_> {
         let name = self.app().settings.session_cookie_name();
         self.client
@@ -211,4 +224,126 @@ pub fn without_csrf(html: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// A browser: its cookies (applied from every response's `Set-Cookie`) and its User-Agent.
+#[derive(Default)]
+pub struct Browser {
+    cookies: std::cell::RefCell<std::collections::BTreeMap<String, String>>,
+    pub user_agent: Option<String>,
+}
+
+impl Browser {
+    pub fn new(user_agent: &str) -> Self {
+        Browser {
+            cookies: Default::default(),
+            user_agent: Some(user_agent.to_string()),
+        }
+    }
+
+    pub fn send<'c>(&self, mut req: LocalRequest<'c>) -> LocalResponse<'c> {
+        for (name, value) in self.cookies.borrow().iter() {
+            req = req.cookie(Cookie::new(name.clone(), value.clone()));
+        }
+        if let Some(ua) = &self.user_agent {
+            req = req.header(Header::new("User-Agent", ua.clone()));
+        }
+        let r = req.dispatch();
+        for c in set_cookies(&r) {
+            let parsed = Cookie::parse_encoded(c).unwrap();
+            let gone = parsed.max_age().is_some_and(|a| a.is_zero()) || parsed.value().is_empty();
+            let mut jar = self.cookies.borrow_mut();
+            if gone {
+                jar.remove(parsed.name());
+            } else {
+                jar.insert(parsed.name().to_string(), parsed.value().to_string());
+            }
+        }
+        r
+    }
+
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.cookies.borrow().get(name).cloned()
+    }
+
+    /// Forgets one cookie (without telling the server).
+    pub fn forget(&self, name: &str) {
+        self.cookies.borrow_mut().remove(name);
+    }
+
+    /// Forgets every cookie, as a new private window would.
+    pub fn clear(&self) {
+        self.cookies.borrow_mut().clear();
+    }
+
+    pub fn get<'c>(&self, t: &'c TestApp, uri: &str) -> LocalResponse<'c> {
+        self.send(t.client.get(uri.to_string()))
+    }
+
+    pub fn post<'c>(
+        &self,
+        t: &'c TestApp,
+        uri: &str,
+        fields: &[(&str, &str)],
+    ) -> LocalResponse<'c> {
+        self.send(
+            t.client
+                .post(uri.to_string())
+                .header(ContentType::Form)
+                .header(Header::new("Origin", ORIGIN))
+                .body(encode(fields)),
+        )
+    }
+
+    pub fn csrf(&self, t: &TestApp, page: &str) -> String {
+        let body = self.get(t, page).into_string().unwrap();
+        field_value(&body, "csrf_token").expect("page has a csrf_token")
+    }
+
+    /// Posts a form with the CSRF token of the page at `page`.
+    pub fn submit<'c>(
+        &self,
+        t: &'c TestApp,
+        page: &str,
+        uri: &str,
+        fields: &[(&str, &str)],
+    ) -> LocalResponse<'c> {
+        let csrf = self.csrf(t, page);
+        let mut all = fields.to_vec();
+        all.push(("csrf_token", &csrf));
+        self.post(t, uri, &all)
+    }
+
+    pub fn login<'c>(&self, t: &'c TestApp, user: &str, password: &str) -> LocalResponse<'c> {
+        self.submit(
+            t,
+            "/login",
+            "/login",
+            &[("username", user), ("password", password)],
+        )
+    }
+
+    pub fn register<'c>(
+        &self,
+        t: &'c TestApp,
+        username: &str,
+        email: &str,
+        password: &str,
+    ) -> LocalResponse<'c> {
+        self.submit(
+            t,
+            "/register",
+            "/register",
+            &[
+                ("username", username),
+                ("email", email),
+                ("password", password),
+                ("password_confirm", password),
+            ],
+        )
+    }
+
+    pub fn session(&self) -> Option<String> {
+        self.cookie("session")
+    }
 }
