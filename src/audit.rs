@@ -18,6 +18,9 @@ pub enum Event {
     SessionRevoked,
     PasswordChanged,
     AccountDeleted,
+    AccountDisabled,
+    AccountEnabled,
+    BansCleared,
 }
 
 impl Event {
@@ -31,6 +34,9 @@ impl Event {
             Event::SessionRevoked => "session_revoked",
             Event::PasswordChanged => "password_changed",
             Event::AccountDeleted => "account_deleted",
+            Event::AccountDisabled => "account_disabled",
+            Event::AccountEnabled => "account_enabled",
+            Event::BansCleared => "bans_cleared",
         }
     }
 }
@@ -47,6 +53,51 @@ pub struct NewEvent {
     pub session_id: Option<String>,
 }
 
+impl NewEvent {
+    pub fn new(
+        now: i64,
+        event: Event,
+        user_id: Option<&str>,
+        username: Option<&str>,
+        reason: &str,
+        client_ip: &str,
+        session_id: Option<&str>,
+    ) -> Self {
+        NewEvent {
+            created_at: now,
+            event: event.as_str().to_string(),
+            user_id: user_id.map(str::to_string),
+            username: username.map(str::to_string),
+            reason: reason.to_string(),
+            client_ip: client_ip.to_string(),
+            session_id: session_id.map(str::to_string),
+        }
+    }
+
+    fn log(&self) {
+        let line = serde_json::json!({
+            "audit": self.event,
+            "time": self.created_at,
+            "user_id": self.user_id,
+            "username": self.username,
+            "reason": self.reason,
+            "client_ip": self.client_ip,
+            "session_id": self.session_id,
+        });
+        log::info!(target: "gatehouse::audit", "{line}");
+    }
+}
+
+/// Logs and stores one event on a connection the caller holds (the CLI, or inside a
+/// transaction, so the event lands with the change it describes).
+pub fn store(conn: &mut crate::db::DbConn, event: &NewEvent) -> QueryResult<()> {
+    event.log();
+    diesel::insert_into(audit_events::table)
+        .values(event)
+        .execute(conn)
+        .map(|_| ())
+}
+
 /// Logs and stores one event. Storing is best effort: an audit row must never be the reason
 /// a sign-in fails, but a failure to store it is logged loudly.
 pub async fn record(
@@ -58,34 +109,16 @@ pub async fn record(
     ip: ClientIp,
     session_id: Option<&str>,
 ) {
-    let row = NewEvent {
-        created_at: app.clock.now(),
-        event: event.as_str().to_string(),
-        user_id: user_id.map(str::to_string),
-        username: username.map(str::to_string),
-        reason: reason.to_string(),
-        client_ip: ip.to_string(),
-        session_id: session_id.map(str::to_string),
-    };
-    let line = serde_json::json!({
-        "audit": row.event,
-        "time": row.created_at,
-        "user_id": row.user_id,
-        "username": row.username,
-        "reason": row.reason,
-        "client_ip": row.client_ip,
-        "session_id": row.session_id,
-    });
-    log::info!(target: "gatehouse::audit", "{line}");
-    let stored = app
-        .db
-        .run(move |conn| {
-            diesel::insert_into(audit_events::table)
-                .values(&row)
-                .execute(conn)?;
-            Ok(())
-        })
-        .await;
+    let row = NewEvent::new(
+        app.clock.now(),
+        event,
+        user_id,
+        username,
+        reason,
+        &ip.to_string(),
+        session_id,
+    );
+    let stored = app.db.run(move |conn| Ok(store(conn, &row)?)).await;
     if let Err(e) = stored {
         log::error!("audit event not stored: {e}");
     }
@@ -131,6 +164,8 @@ pub fn describe(event: &str, reason: &str) -> String {
         ("session_revoked", "all other devices") => "Signed out all other devices".into(),
         ("session_revoked", _) => "Signed out a device".into(),
         ("password_changed", _) => "Password changed".into(),
+        ("account_disabled", _) => "Account disabled by an administrator".into(),
+        ("account_enabled", _) => "Account enabled by an administrator".into(),
         (other, _) => other.replace('_', " "),
     }
 }

@@ -258,6 +258,41 @@ impl Settings {
         })
     }
 
+    /// Combinations that work but are unsafe, for `gatehouse check-config` and the start log.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w = Vec::new();
+        let local = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+            .iter()
+            .any(|p| self.public_origin.starts_with(p));
+        if self.profile == "release" && !self.secure_cookies {
+            w.push("secure_cookies is off in the release profile: session cookies can travel over plain HTTP".into());
+        }
+        if self.secure_cookies && self.public_origin.starts_with("http://") && !local {
+            w.push(format!(
+                "secure_cookies is on but public_origin ({}) is plain HTTP: browsers will not send the cookies",
+                self.public_origin
+            ));
+        }
+        if !self.secure_cookies && self.public_origin.starts_with("https://") {
+            w.push("public_origin is HTTPS but secure_cookies is off".into());
+        }
+        if self.bcrypt_cost < 10 {
+            w.push(format!(
+                "bcrypt_cost {} is for tests only; use 12 or more",
+                self.bcrypt_cost
+            ));
+        }
+        if self.jwt_algorithm == Alg::HS256 {
+            w.push("jwt_algorithm HS256: every app that verifies tokens must hold the secret; prefer EdDSA and the public JWKS".into());
+        }
+        if self.trusted_proxies.iter().any(|n| n.prefix_len() == 0) {
+            w.push(
+                "trusted_proxies contains a /0 range: any client can set its own address".into(),
+            );
+        }
+        w
+    }
+
     /// Cookie names carry the `__Host-` prefix only where the browser will honour it (Secure).
     pub fn session_cookie_name(&self) -> &'static str {
         if self.secure_cookies {

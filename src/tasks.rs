@@ -6,6 +6,7 @@ use std::time::Duration;
 use rocket::fairing::AdHoc;
 use rocket::tokio;
 
+use crate::auth::throttle;
 use crate::db::{sessions, write_tx};
 use crate::error::AppError;
 use crate::App;
@@ -16,19 +17,33 @@ const PRUNE_EVERY: Duration = Duration::from_secs(60);
 pub struct Pruned {
     pub sessions: usize,
     pub deny_list_left: usize,
+    /// Old failure counts and lifted bans.
+    pub throttle_rows: usize,
 }
 
 /// One pass of upkeep.
 pub async fn prune(app: &App) -> Result<Pruned, AppError> {
     let now = app.clock.now();
     let deny_list_left = app.denylist.prune(now);
-    let sessions = app
+    let oldest_window = app
+        .settings
+        .login_failure_window
+        .max(app.settings.register_window);
+    let (sessions, throttle_rows) = app
         .db
-        .run(move |conn| Ok(write_tx(conn, |c| sessions::prune(c, now))?))
+        .run(move |conn| {
+            Ok(write_tx(conn, |c| {
+                Ok::<_, diesel::result::Error>((
+                    sessions::prune(c, now)?,
+                    throttle::prune(c, now, oldest_window)?,
+                ))
+            })?)
+        })
         .await?;
     Ok(Pruned {
         sessions,
         deny_list_left,
+        throttle_rows,
     })
 }
 

@@ -77,10 +77,12 @@ pub struct Ban {
     pub reason: String,
 }
 
-/// Bans known to this instance: (kind, key) -> until.
+/// Bans known to this instance: (kind, key) -> (until, when the database last said so).
+/// An entry is trusted for `session_revalidate_interval`, so a ban lifted with
+/// `gatehouse bans clear` stops applying everywhere within that interval.
 #[derive(Default)]
 pub struct Throttle {
-    known: Mutex<HashMap<(BanKind, String), i64>>,
+    known: Mutex<HashMap<(BanKind, String), (i64, i64)>>,
 }
 
 /// Most bans remembered in memory; beyond that the database alone answers.
@@ -94,25 +96,19 @@ impl Throttle {
     fn remember(&self, kind: BanKind, key: &str, until: i64, now: i64) {
         let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
         if known.len() >= KNOWN_CAP {
-            known.retain(|_, u| *u > now);
+            known.retain(|_, (u, _)| *u > now);
         }
         if known.len() < KNOWN_CAP {
-            known.insert((kind, key.to_string()), until);
+            known.insert((kind, key.to_string()), (until, now));
         }
     }
 
-    fn known_until(&self, kind: BanKind, key: &str, now: i64) -> Option<i64> {
+    fn known_until(&self, kind: BanKind, key: &str, now: i64, max_age: i64) -> Option<i64> {
         let known = self.known.lock().unwrap_or_else(|p| p.into_inner());
         known
             .get(&(kind, key.to_string()))
-            .copied()
-            .filter(|u| *u > now)
-    }
-
-    /// Forgets bans lifted by hand (`gatehouse bans clear` on this instance's database).
-    pub fn forget(&self, kind: BanKind, key: &str) {
-        let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
-        known.remove(&(kind, key.to_string()));
+            .filter(|(until, checked)| *until > now && now - *checked < max_age)
+            .map(|(until, _)| *until)
     }
 
     /// When the ban on `(kind, key)` lifts, if there is one.
@@ -123,7 +119,8 @@ impl Throttle {
         key: &str,
     ) -> Result<Option<i64>, AppError> {
         let now = app.clock.now();
-        if let Some(until) = self.known_until(kind, key, now) {
+        let max_age = app.settings.session_revalidate_interval;
+        if let Some(until) = self.known_until(kind, key, now, max_age) {
             return Ok(Some(until));
         }
         let k = key.to_string();

@@ -24,6 +24,30 @@ pub struct User {
 }
 
 impl User {
+    /// A new account with a fresh opaque id, from already validated parts.
+    pub fn new(
+        username: &crate::validate::Username,
+        email: &crate::validate::Email,
+        password_hash: String,
+        now: i64,
+    ) -> User {
+        User {
+            id: crate::auth::new_id(),
+            username: username.display.clone(),
+            username_key: username.key.clone(),
+            email: email.address.clone(),
+            email_key: email.key.clone(),
+            password_hash,
+            created_at: now,
+            updated_at: now,
+            disabled_at: None,
+            last_login_at: None,
+            last_login_ip: None,
+            previous_login_at: None,
+            previous_login_ip: None,
+        }
+    }
+
     pub fn is_enabled(&self) -> bool {
         self.disabled_at.is_none()
     }

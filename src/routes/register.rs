@@ -132,21 +132,7 @@ async fn register(
 
     let hash = app.hasher.hash(&f.password).await?;
     let now = app.clock.now();
-    let user = User {
-        id: crate::auth::new_id(),
-        username: username.display.clone(),
-        username_key: username.key.clone(),
-        email: email.address.clone(),
-        email_key: email.key.clone(),
-        password_hash: hash,
-        created_at: now,
-        updated_at: now,
-        disabled_at: None,
-        last_login_at: None,
-        last_login_ip: None,
-        previous_login_at: None,
-        previous_login_ip: None,
-    };
+    let user = User::new(&username, &email, hash, now);
     let origin = session::Origin {
         user_agent: clip_user_agent(ua.0.as_deref()),
         client_ip: ip.to_string(),
