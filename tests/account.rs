@@ -317,6 +317,7 @@ fn deleting_the_account_removes_user_and_sessions_together() {
 fn the_oldest_session_makes_room_beyond_the_cap() {
     let t = start_with(|f| f.merge(("max_sessions_per_user", 2)));
     t.signed_up("kai");
+    t.clock.advance(1);
     let second = Browser::new(FIREFOX);
     second.login(&t, "kai", PASSWORD);
     t.clock.advance(1);
