@@ -55,6 +55,30 @@ struct Raw {
     db_pool_size: u32,
     db_connect_timeout: u64,
     template_dir: PathBuf,
+    cookie_domain: Option<String>,
+    access_rules: Vec<AccessRule>,
+}
+
+/// One forward-auth rule: who may reach hosts matching `host` (`app.example.com` or
+/// `*.example.com`). When any rule exists, hosts no rule matches are denied.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AccessRule {
+    pub host: String,
+    #[serde(default)]
+    pub users: Vec<String>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+impl AccessRule {
+    pub fn matches_host(&self, host: &str) -> bool {
+        let host = host.to_ascii_lowercase();
+        match self.host.strip_prefix("*.") {
+            Some(suffix) => host.len() > suffix.len() + 1 && host.ends_with(&format!(".{suffix}")),
+            None => host == self.host,
+        }
+    }
 }
 
 impl Default for Raw {
@@ -82,6 +106,8 @@ impl Default for Raw {
             db_pool_size: 8,
             db_connect_timeout: 5,
             template_dir: "templates".into(),
+            cookie_domain: None,
+            access_rules: Vec::new(),
         }
     }
 }
@@ -112,6 +138,10 @@ pub struct Settings {
     pub db_pool_size: u32,
     pub db_connect_timeout: u64,
     pub template_dir: PathBuf,
+    /// Share the session with subdomains (forward-auth across hosts). `None`: a host-only
+    /// `__Host-` cookie.
+    pub cookie_domain: Option<String>,
+    pub access_rules: Vec<AccessRule>,
 }
 
 /// Leeway for clock skew between instances on `nbf`/`iat` (SECURITY-BAR JW-4: at most 30 s).
@@ -225,6 +255,33 @@ impl Settings {
         if raw.db_connect_timeout == 0 {
             return Err(ConfigError::new("db_connect_timeout", "must be at least 1"));
         }
+        let cookie_domain = match raw.cookie_domain.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(d) => Some(
+                parse_cookie_domain(d, &public_origin)
+                    .map_err(|r| ConfigError::new("cookie_domain", r))?,
+            ),
+        };
+        let mut access_rules = raw.access_rules;
+        for rule in &mut access_rules {
+            rule.host = rule.host.trim().to_ascii_lowercase();
+            let bare = rule.host.strip_prefix("*.").unwrap_or(&rule.host);
+            if bare.is_empty() || bare.contains('*') || bare.contains('/') || bare.contains(':') {
+                return Err(ConfigError::new(
+                    "access_rules",
+                    format!("host {:?} must be a host name or *.domain", rule.host),
+                ));
+            }
+            if rule.users.is_empty() && rule.groups.is_empty() {
+                return Err(ConfigError::new(
+                    "access_rules",
+                    format!(
+                        "the rule for {:?} allows nobody: give users or groups",
+                        rule.host
+                    ),
+                ));
+            }
+        }
         let trusted_proxies = raw
             .trusted_proxies
             .iter()
@@ -255,6 +312,8 @@ impl Settings {
             db_pool_size: raw.db_pool_size,
             db_connect_timeout: raw.db_connect_timeout,
             template_dir: raw.template_dir,
+            cookie_domain,
+            access_rules,
         })
     }
 
@@ -293,12 +352,13 @@ impl Settings {
         w
     }
 
-    /// Cookie names carry the `__Host-` prefix only where the browser will honour it (Secure).
+    /// Cookie names carry the `__Host-` prefix only where the browser will honour it (Secure,
+    /// no Domain). A cookie shared with subdomains (`cookie_domain`) is `__Secure-` instead.
     pub fn session_cookie_name(&self) -> &'static str {
-        if self.secure_cookies {
-            "__Host-session"
-        } else {
-            "session"
+        match (self.secure_cookies, self.cookie_domain.is_some()) {
+            (true, false) => "__Host-session",
+            (true, true) => "__Secure-session",
+            (false, _) => "session",
         }
     }
 
@@ -436,6 +496,30 @@ fn parse_origin(s: &str) -> Result<String, String> {
         _ => rest,
     };
     Ok(format!("{scheme}://{host_port}"))
+}
+
+/// A registrable-looking domain that `public_origin`'s host is part of; returned lowercased
+/// without a leading dot.
+fn parse_cookie_domain(d: &str, public_origin: &str) -> Result<String, String> {
+    let d = d.trim_start_matches('.').to_ascii_lowercase();
+    let labels: Vec<&str> = d.split('.').collect();
+    let valid = labels.len() >= 2
+        && labels
+            .iter()
+            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+    if !valid {
+        return Err(format!("{d:?} is not a domain like example.com"));
+    }
+    let host = public_origin
+        .split_once("://")
+        .map(|(_, h)| h.split(':').next().unwrap_or(h))
+        .unwrap_or("");
+    if host != d && !host.ends_with(&format!(".{d}")) {
+        return Err(format!(
+            "public_origin's host {host:?} is not within {d:?}; the cookie would never reach it"
+        ));
+    }
+    Ok(d)
 }
 
 fn parse_net(s: &str) -> Result<IpNet, String> {

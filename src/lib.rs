@@ -25,6 +25,7 @@ use auth::csrf::{CsrfKey, FORM_LIMIT};
 use auth::denylist::DenyList;
 use auth::keys::{KeyError, KeyRing};
 use auth::password::Hasher;
+use auth::profiles::Profiles;
 use auth::throttle::Throttle;
 use auth::token::TokenService;
 use clock::{Clock, SystemClock};
@@ -55,6 +56,7 @@ pub struct Services {
     pub hasher: Hasher,
     pub denylist: DenyList,
     pub throttle: Throttle,
+    pub profiles: Profiles,
     pub clock: Arc<dyn Clock>,
     pub assets: Assets,
     /// Tokens minted before this moment are revalidated on first use, so a restart (which
@@ -71,6 +73,8 @@ impl Deref for App {
 
 /// Most `sid`s a deny list holds; see `auth::denylist` for why it stays far below this.
 const DENY_LIST_CAP: usize = 1_000_000;
+/// Most user profiles cached for forward-auth.
+const PROFILE_CACHE_CAP: usize = 100_000;
 
 impl App {
     /// Opens the database (running migrations) and loads or makes the keys in `data_dir`.
@@ -89,6 +93,7 @@ impl App {
             .max(settings.remember_me_timeout);
         let tokens = TokenService::new(
             keys,
+            &settings.data_dir,
             &settings.public_origin,
             &settings.public_origin,
             max_lifetime,
@@ -103,6 +108,7 @@ impl App {
             hasher,
             denylist: DenyList::new(DENY_LIST_CAP),
             throttle: Throttle::new(),
+            profiles: Profiles::new(PROFILE_CACHE_CAP),
             clock,
             assets: Assets::new(),
             started_at: now,
@@ -149,8 +155,6 @@ pub fn build(figment: Figment, app: App) -> Rocket<Build> {
         .attach(Template::custom(|engines| {
             web::templates::register(&mut engines.tera);
         }))
-        .attach(web::headers::SecurityHeaders {
-            hsts: settings.secure_cookies,
-        })
+        .attach(web::headers::SecurityHeaders::new(&settings))
         .attach(tasks::fairing())
 }

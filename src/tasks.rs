@@ -47,6 +47,24 @@ pub async fn prune(app: &App) -> Result<Pruned, AppError> {
     })
 }
 
+/// Picks up keys rotated elsewhere (the CLI, another instance) and retires verify-only keys
+/// whose tokens have all expired. Runs every `session_revalidate_interval`.
+pub fn refresh_keys(app: &App) -> Vec<String> {
+    let now = app.clock.now();
+    app.tokens.reload(now);
+    let retired = crate::auth::keys::retire_expired(
+        &app.tokens.keys(),
+        now,
+        app.tokens.max_lifetime(),
+        app.settings.session_revalidate_interval,
+    );
+    if !retired.is_empty() {
+        log::info!("retired signing keys whose tokens have expired: {retired:?}");
+        app.tokens.reload(now);
+    }
+    retired
+}
+
 /// Starts upkeep at lift-off and warms the dummy hash that unknown users are checked
 /// against, so the first failed sign-in is not slower than the rest (LG-2).
 pub fn fairing() -> AdHoc {
@@ -62,6 +80,26 @@ pub fn fairing() -> AdHoc {
                 async move {
                     if let Err(e) = app.hasher.dummy_hash().await {
                         log::error!("cannot prepare the dummy hash: {e}");
+                    }
+                }
+            });
+            tokio::spawn({
+                let app = app.clone();
+                let shutdown = rocket.shutdown();
+                async move {
+                    let every =
+                        Duration::from_secs(app.settings.session_revalidate_interval as u64);
+                    let mut tick = tokio::time::interval(every);
+                    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    tokio::pin!(shutdown);
+                    loop {
+                        tokio::select! {
+                            _ = &mut shutdown => break,
+                            _ = tick.tick() => {
+                                let app = app.clone();
+                                let _ = tokio::task::spawn_blocking(move || refresh_keys(&app)).await;
+                            }
+                        }
                     }
                 }
             });

@@ -150,6 +150,8 @@ impl SigningKey {
 }
 
 /// The keys we hold for the configured algorithm, newest (the signing one) first.
+/// Active = the newest file; verify-only = the older ones. Nothing else records which key
+/// signs, so every instance sharing `data_dir` derives the same answer from the same files.
 #[derive(Debug, Clone)]
 pub struct KeyRing {
     alg: Alg,
@@ -219,6 +221,104 @@ impl KeyRing {
         let by_kid = keys.iter().map(|k| (k.kid.clone(), k.clone())).collect();
         Ok(Some(KeyRing { alg, keys, by_kid }))
     }
+}
+
+/// Where a key is in its life: signing, or kept to verify tokens it signed until they expire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyStatus {
+    Active,
+    /// Verify-only; retired automatically (or by hand) after `retire_after`.
+    VerifyOnly {
+        retire_after: i64,
+    },
+}
+
+impl KeyRing {
+    /// Each key with its status. A key is superseded when a newer one exists; the tokens it
+    /// signed all expire within `max_lifetime` (+ leeway) of that newer key's creation, plus
+    /// the time instances take to notice it.
+    pub fn statuses(&self, max_lifetime: i64, pickup: i64) -> Vec<(Arc<SigningKey>, KeyStatus)> {
+        self.keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| {
+                let status = if i == 0 {
+                    KeyStatus::Active
+                } else {
+                    let successor = &self.keys[i - 1];
+                    KeyStatus::VerifyOnly {
+                        retire_after: successor.created
+                            + pickup
+                            + max_lifetime
+                            + crate::config::CLOCK_LEEWAY,
+                    }
+                };
+                (k.clone(), status)
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RetireError {
+    #[error("no key {0:?} of the configured algorithm")]
+    Unknown(String),
+    #[error("{0:?} is the active signing key; run `gatehouse keys rotate` first")]
+    Active(String),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+}
+
+/// Makes a new active key; the previous ones stay to verify what they signed.
+pub fn rotate(data_dir: &Path, alg: Alg, now: i64) -> Result<KeyRing, KeyError> {
+    let dir = data_dir.join("keys");
+    generate(&dir, alg, now)?;
+    KeyRing::load(&dir, alg)?.ok_or(KeyError::Generate)
+}
+
+/// Moves a verify-only key to `keys/retired/`: tokens it signed stop verifying.
+pub fn retire(data_dir: &Path, alg: Alg, kid: &str) -> Result<PathBuf, RetireError> {
+    let dir = data_dir.join("keys");
+    let ring = KeyRing::load(&dir, alg)?.ok_or_else(|| RetireError::Unknown(kid.to_string()))?;
+    let key = ring
+        .get(kid)
+        .ok_or_else(|| RetireError::Unknown(kid.to_string()))?;
+    if ring.active().kid == kid {
+        return Err(RetireError::Active(kid.to_string()));
+    }
+    retire_file(&key.path).map_err(RetireError::Key)
+}
+
+fn retire_file(path: &Path) -> Result<PathBuf, KeyError> {
+    let dir = path.parent().unwrap_or(Path::new(".")).join("retired");
+    let write_err = |source| KeyError::Write {
+        path: dir.clone(),
+        source,
+    };
+    create_private_dir(&dir).map_err(write_err)?;
+    let target = dir.join(path.file_name().unwrap_or_default());
+    fs::rename(path, &target).map_err(|source| KeyError::Write {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(target)
+}
+
+/// Retires verify-only keys whose tokens have all expired. Several instances may race to do
+/// it; a key already moved by another is simply gone.
+pub fn retire_expired(ring: &KeyRing, now: i64, max_lifetime: i64, pickup: i64) -> Vec<String> {
+    let mut retired = Vec::new();
+    for (key, status) in ring.statuses(max_lifetime, pickup) {
+        if let KeyStatus::VerifyOnly { retire_after } = status {
+            if now > retire_after && key.path.exists() {
+                match retire_file(&key.path) {
+                    Ok(_) => retired.push(key.kid.clone()),
+                    Err(e) => log::warn!("cannot retire key {}: {e}", key.kid),
+                }
+            }
+        }
+    }
+    retired
 }
 
 /// `eddsa-1700000000.pem` -> 1700000000, for files of this algorithm only.

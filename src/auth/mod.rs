@@ -6,6 +6,7 @@ pub mod device;
 pub mod guard;
 pub mod keys;
 pub mod password;
+pub mod profiles;
 pub mod session;
 pub mod throttle;
 pub mod token;

@@ -100,28 +100,33 @@ pub fn set_cookie(
     absolute_expires_at: i64,
     now: i64,
 ) {
-    let mut cookie = Cookie::build((settings.session_cookie_name(), token))
-        .path("/")
-        .http_only(true)
-        .secure(settings.secure_cookies)
-        .same_site(SameSite::Lax);
+    let mut cookie = base_cookie(settings, token);
     if remember {
-        cookie = cookie.max_age(Duration::seconds((absolute_expires_at - now).max(0)));
+        cookie.set_max_age(Duration::seconds((absolute_expires_at - now).max(0)));
     }
     jar.add(cookie);
 }
 
+/// The attributes the session cookie is always set and cleared with.
+fn base_cookie(settings: &Settings, value: String) -> Cookie<'static> {
+    let mut cookie = Cookie::build((settings.session_cookie_name(), value))
+        .path("/")
+        .http_only(true)
+        .secure(settings.secure_cookies)
+        .same_site(SameSite::Lax)
+        .build();
+    if let Some(domain) = &settings.cookie_domain {
+        cookie.set_domain(domain.clone());
+    }
+    cookie
+}
+
 /// Clears the session cookie with the same attributes it was set with (CK-1).
 pub fn clear_cookie(jar: &CookieJar<'_>, settings: &Settings) {
-    jar.add(
-        Cookie::build((settings.session_cookie_name(), ""))
-            .path("/")
-            .http_only(true)
-            .secure(settings.secure_cookies)
-            .same_site(SameSite::Lax)
-            .max_age(Duration::ZERO)
-            .expires(OffsetDateTime::UNIX_EPOCH),
-    );
+    let mut cookie = base_cookie(settings, String::new());
+    cookie.set_max_age(Duration::ZERO);
+    cookie.set_expires(OffsetDateTime::UNIX_EPOCH);
+    jar.add(cookie);
 }
 
 /// A token re-issued after the session row checked out.

@@ -1,5 +1,7 @@
 //! Session tokens: issuing and the one strict decode function every verification goes through.
 
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use jsonwebtoken::{Header, Validation};
@@ -54,6 +56,9 @@ pub enum TokenError {
 
 pub struct TokenService {
     keys: RwLock<Arc<KeyRing>>,
+    /// Where the keys live, to pick up a rotation made by the CLI or another instance.
+    keys_dir: PathBuf,
+    last_reload: AtomicI64,
     validation: Validation,
     issuer: String,
     audience: String,
@@ -62,7 +67,13 @@ pub struct TokenService {
 
 impl TokenService {
     /// `max_lifetime`: the longest `exp - iat` we ever issue (the longer of the idle timeouts).
-    pub fn new(keys: KeyRing, issuer: &str, audience: &str, max_lifetime: i64) -> Self {
+    pub fn new(
+        keys: KeyRing,
+        data_dir: &Path,
+        issuer: &str,
+        audience: &str,
+        max_lifetime: i64,
+    ) -> Self {
         let mut validation = Validation::new(keys.alg().jwt());
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
         validation.set_issuer(&[issuer]);
@@ -77,6 +88,8 @@ impl TokenService {
         validation.leeway = CLOCK_LEEWAY as u64;
         TokenService {
             keys: RwLock::new(Arc::new(keys)),
+            keys_dir: data_dir.join("keys"),
+            last_reload: AtomicI64::new(i64::MIN),
             validation,
             issuer: issuer.to_string(),
             audience: audience.to_string(),
@@ -96,9 +109,69 @@ impl TokenService {
         self.keys.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// Swaps in a re-read key ring (after a rotation).
-    pub fn set_keys(&self, ring: KeyRing) {
-        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(ring);
+    pub fn max_lifetime(&self) -> i64 {
+        self.max_lifetime
+    }
+
+    /// Re-reads `data_dir/keys`, so a rotation made elsewhere takes effect here. A key file
+    /// that fails to load leaves the current keys in place (and is logged), so a bad file
+    /// can never take signing down. Returns whether the set of keys changed.
+    pub fn reload(&self, now: i64) -> bool {
+        self.last_reload.store(now, Ordering::Relaxed);
+        let alg = self.keys().alg();
+        match KeyRing::load(&self.keys_dir, alg) {
+            Ok(Some(ring)) => {
+                let current = self.keys();
+                let same = ring.keys().len() == current.keys().len()
+                    && ring
+                        .keys()
+                        .iter()
+                        .zip(current.keys())
+                        .all(|(a, b)| a.kid == b.kid);
+                if !same {
+                    log::info!(
+                        "signing keys reloaded: active {}, {} in all",
+                        ring.active().kid,
+                        ring.keys().len()
+                    );
+                    *self.keys.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(ring);
+                }
+                !same
+            }
+            Ok(None) => {
+                log::error!(
+                    "no signing key of {alg} in {}; keeping the loaded ones",
+                    self.keys_dir.display()
+                );
+                false
+            }
+            Err(e) => {
+                log::error!("cannot reload signing keys, keeping the loaded ones: {e}");
+                false
+            }
+        }
+    }
+
+    /// A `kid` we do not know may be a key another instance just made: look again, at most
+    /// once a second, however many unknown `kid`s arrive.
+    fn key_for(&self, kid: &str, now: i64) -> Option<(Arc<KeyRing>, Arc<SigningKey>)> {
+        let ring = self.keys();
+        if let Some(k) = ring.get(kid) {
+            return Some((ring.clone(), k.clone()));
+        }
+        let last = self.last_reload.load(Ordering::Relaxed);
+        if now > last
+            && self
+                .last_reload
+                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+            && self.reload(now)
+        {
+            let ring = self.keys();
+            let k = ring.get(kid)?.clone();
+            return Some((ring, k));
+        }
+        None
     }
 
     pub fn issue(&self, claims: &Claims) -> Result<String, TokenError> {
@@ -131,13 +204,12 @@ impl TokenService {
         if header.crit.is_some() {
             return Err(TokenError::Header("crit is not supported"));
         }
-        let ring = self.keys();
-        if header.alg != ring.alg().jwt() {
+        if header.alg != self.keys().alg().jwt() {
             return Err(TokenError::Header("unexpected alg"));
         }
         // jku, x5u, jwk and x5c are never consulted: only keys we hold verify.
         let kid = header.kid.as_deref().ok_or(TokenError::UnknownKey)?;
-        let key = ring.get(kid).ok_or(TokenError::UnknownKey)?;
+        let (_ring, key) = self.key_for(kid, now).ok_or(TokenError::UnknownKey)?;
         let data = jsonwebtoken::decode::<Claims>(token, key.decoding(), &self.validation)
             .map_err(|e| TokenError::Rejected(format!("{:?}", e.kind())))?;
         let c = data.claims;
@@ -168,10 +240,8 @@ mod tests {
     fn service(alg: Alg) -> (tempfile::TempDir, TokenService) {
         let dir = tempfile::tempdir().unwrap();
         let ring = KeyRing::load_or_create(dir.path(), alg, 1_700_000_000).unwrap();
-        (
-            dir,
-            TokenService::new(ring, "http://gh.test", "http://gh.test", 3600),
-        )
+        let svc = TokenService::new(ring, dir.path(), "http://gh.test", "http://gh.test", 3600);
+        (dir, svc)
     }
 
     fn claims(now: i64) -> Claims {

@@ -4,6 +4,8 @@
 //! `session_revalidate_interval`.
 
 mod bans;
+mod groups;
+mod keys;
 mod sessions;
 mod users;
 
@@ -39,6 +41,12 @@ pub enum Command {
     /// List or lift sign-in bans.
     #[command(subcommand)]
     Bans(bans::BansCommand),
+    /// List, rotate or retire signing keys.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// Manage group membership (for forward-auth access rules).
+    #[command(subcommand)]
+    Group(groups::GroupCommand),
 }
 
 /// How a command failed: the message for stderr and the exit code.
@@ -148,6 +156,8 @@ pub async fn run(cli: Cli) -> i32 {
         Command::User(cmd) => Context::open().and_then(|ctx| users::run(&ctx, cmd)),
         Command::Sessions(cmd) => Context::open().and_then(|ctx| sessions::run(&ctx, cmd)),
         Command::Bans(cmd) => Context::open().and_then(|ctx| bans::run(&ctx, cmd)),
+        Command::Keys(cmd) => Context::open().and_then(|ctx| keys::run_keys(&ctx, cmd)),
+        Command::Group(cmd) => Context::open().and_then(|ctx| groups::run(&ctx, cmd)),
     };
     match result {
         Ok(()) => 0,

@@ -69,4 +69,21 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(users, sessions, audit_events, throttle_events, bans);
+diesel::table! {
+    user_groups (user_id, group_name) {
+        user_id -> Text,
+        group_name -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::joinable!(user_groups -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    sessions,
+    audit_events,
+    throttle_events,
+    bans,
+    user_groups
+);

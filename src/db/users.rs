@@ -129,8 +129,9 @@ pub fn set_disabled(conn: &mut DbConn, id: &str, at: Option<i64>) -> QueryResult
 /// Deletes the user; their sessions go with them (ON DELETE CASCADE, and explicitly, so
 /// SQLite databases opened without foreign keys behave the same).
 pub fn delete(conn: &mut DbConn, id: &str) -> QueryResult<bool> {
-    use super::schema::sessions;
+    use super::schema::{sessions, user_groups};
     diesel::delete(sessions::table.filter(sessions::user_id.eq(id))).execute(conn)?;
+    diesel::delete(user_groups::table.filter(user_groups::user_id.eq(id))).execute(conn)?;
     diesel::delete(users::table.filter(users::id.eq(id)))
         .execute(conn)
         .map(|n| n == 1)

@@ -72,8 +72,8 @@ fn login_page(
 }
 
 #[get("/login?<next>")]
-fn login_form(ctx: Ctx, next: Option<&str>) -> Either<Page, Redirect> {
-    let next = next::sanitize(next);
+fn login_form(app: &State<App>, ctx: Ctx, next: Option<&str>) -> Either<Page, Redirect> {
+    let next = next::sanitize_for(&app.settings, next);
     if ctx.user.is_some() {
         return Either::Right(Redirect::to(next));
     }
@@ -92,7 +92,7 @@ async fn login(
     form: CsrfForm<LoginForm>,
 ) -> Result<Result<Redirect, Page>, AppError> {
     let f = form.into_inner();
-    let next = next::sanitize(f.next.as_deref());
+    let next = next::sanitize_for(&app.settings, f.next.as_deref());
     let remember = f.remember.unwrap_or(false);
     let ip_text = ip.to_string();
     // A banned address is refused before any lookup or hashing: cheap, and 429 (LG-4).

@@ -3,8 +3,10 @@
 pub mod account;
 pub mod auth;
 pub mod dashboard;
+pub mod forward_auth;
 pub mod home;
 pub mod register;
+pub mod wellknown;
 
 use rocket::Route;
 
@@ -15,6 +17,8 @@ pub fn all() -> Vec<Route> {
     r.extend(register::routes());
     r.extend(dashboard::routes());
     r.extend(account::routes());
+    r.extend(wellknown::routes());
+    r.extend(forward_auth::routes());
     r.extend(crate::web::assets::routes());
     r.extend(crate::web::errors::fallback_routes());
     r

@@ -129,9 +129,10 @@ fn fallback_html(status: Status, message: &str) -> String {
 
 /// Where a signed-out visitor to a protected page goes: the login page, coming back after.
 pub fn to_login(req: &Request<'_>) -> Redirect {
-    if req.method() == Method::Get {
+    let app = req.rocket().state::<crate::App>();
+    if let (Method::Get, Some(app)) = (req.method(), app) {
         let target = req.uri().to_string();
-        let next = super::next::sanitize(Some(&target));
+        let next = super::next::sanitize_for(&app.settings, Some(&target));
         Redirect::to(format!("/login?next={}", super::next::encode(&next)))
     } else {
         Redirect::to("/login")

@@ -5,12 +5,35 @@ use rocket::http::Header;
 use rocket::{Request, Response};
 
 pub struct SecurityHeaders {
-    pub hsts: bool,
+    hsts: bool,
+    csp: String,
 }
 
-pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
     img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; \
     base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
+impl SecurityHeaders {
+    pub fn new(settings: &crate::config::Settings) -> Self {
+        // Browsers apply form-action to the redirect after a form post too: with a shared
+        // cookie domain, sign-in may send people back to an app on a sibling host.
+        let csp = match &settings.cookie_domain {
+            Some(d) => {
+                let scheme = if settings.secure_cookies {
+                    "https"
+                } else {
+                    "http"
+                };
+                format!("{CSP} {scheme}://{d} {scheme}://*.{d}")
+            }
+            None => CSP.to_string(),
+        };
+        SecurityHeaders {
+            hsts: settings.secure_cookies,
+            csp,
+        }
+    }
+}
 
 #[rocket::async_trait]
 impl Fairing for SecurityHeaders {
@@ -22,7 +45,7 @@ impl Fairing for SecurityHeaders {
     }
 
     async fn on_response<'r>(&self, _req: &'r Request<'_>, res: &mut Response<'r>) {
-        res.set_header(Header::new("Content-Security-Policy", CSP));
+        res.set_header(Header::new("Content-Security-Policy", self.csp.clone()));
         res.set_header(Header::new("X-Frame-Options", "DENY"));
         res.set_header(Header::new("X-Content-Type-Options", "nosniff"));
         res.set_header(Header::new("Referrer-Policy", "same-origin"));

@@ -1,15 +1,79 @@
 //! Post-login redirect targets (SECURITY-BAR LG-7): same-origin paths only. Anything that a
 //! browser could read as another origin (`//evil`, `/\evil`, `https:evil`, `javascript:`,
-//! encoded or tab-split variants of those) falls back to the dashboard.
+//! encoded or tab-split variants of those) falls back to the dashboard. With `cookie_domain`
+//! set, absolute `http(s)` URLs to hosts within that domain are allowed too (forward-auth
+//! sends people back to the app they came from), and nothing else.
 
-use rocket::http::uri::Origin;
+use rocket::http::uri::{Absolute, Origin};
 use rocket::http::RawStr;
+
+use crate::config::Settings;
+
+/// Where sign-in may send people back to.
+pub fn sanitize_for(settings: &Settings, next: Option<&str>) -> String {
+    let Some(next) = next else {
+        return DEFAULT.to_string();
+    };
+    if is_safe(next) {
+        return next.to_string();
+    }
+    absolute_target(settings, next).unwrap_or_else(|| DEFAULT.to_string())
+}
+
+/// An absolute URL allowed as a target: our own origin (kept as a path), or a host within
+/// `cookie_domain` (https only when cookies are Secure).
+fn absolute_target(settings: &Settings, next: &str) -> Option<String> {
+    if next.len() > MAX_LEN
+        || next
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '\\')
+    {
+        return None;
+    }
+    let uri = Absolute::parse(next).ok()?;
+    let scheme = uri.scheme().to_ascii_lowercase();
+    let authority = uri.authority()?;
+    if authority.user_info().is_some() || !(scheme == "https" || scheme == "http") {
+        return None;
+    }
+    let host = authority.host().to_ascii_lowercase();
+    let path = uri.path().as_str();
+    let path_and_query = match uri.query() {
+        Some(q) => format!(
+            "{}?{}",
+            if path.is_empty() { "/" } else { path },
+            q.as_str()
+        ),
+        None => {
+            if path.is_empty() {
+                "/".to_string()
+            } else {
+                path.to_string()
+            }
+        }
+    };
+    if !is_safe(&path_and_query) {
+        return None;
+    }
+    let origin = match authority.port() {
+        Some(p) => format!("{scheme}://{host}:{p}"),
+        None => format!("{scheme}://{host}"),
+    };
+    if origin == settings.public_origin {
+        return Some(path_and_query);
+    }
+    let domain = settings.cookie_domain.as_deref()?;
+    let within = host == domain || host.ends_with(&format!(".{domain}"));
+    let scheme_ok = scheme == "https" || !settings.secure_cookies;
+    (within && scheme_ok).then(|| format!("{origin}{path_and_query}"))
+}
 
 pub const DEFAULT: &str = "/dashboard";
 const MAX_LEN: usize = 2048;
 
 /// `next` if it is a plain same-origin path (with optional query), else [`DEFAULT`].
-pub fn sanitize(next: Option<&str>) -> String {
+#[cfg(test)]
+fn sanitize(next: Option<&str>) -> String {
     match next {
         Some(n) if is_safe(n) => n.to_string(),
         _ => DEFAULT.to_string(),
