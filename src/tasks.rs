@@ -51,7 +51,7 @@ pub async fn prune(app: &App) -> Result<Pruned, AppError> {
 /// whose tokens have all expired. Runs every `session_revalidate_interval`.
 pub fn refresh_keys(app: &App) -> Vec<String> {
     let now = app.clock.now();
-    app.tokens.reload(now);
+    app.tokens.reload();
     let retired = crate::auth::keys::retire_expired(
         &app.tokens.keys(),
         now,
@@ -60,7 +60,7 @@ pub fn refresh_keys(app: &App) -> Vec<String> {
     );
     if !retired.is_empty() {
         log::info!("retired signing keys whose tokens have expired: {retired:?}");
-        app.tokens.reload(now);
+        app.tokens.reload();
     }
     retired
 }

@@ -1,8 +1,8 @@
 //! Session tokens: issuing and the one strict decode function every verification goes through.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::SystemTime;
 
 use jsonwebtoken::{Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -58,7 +58,10 @@ pub struct TokenService {
     keys: RwLock<Arc<KeyRing>>,
     /// Where the keys live, to pick up a rotation made by the CLI or another instance.
     keys_dir: PathBuf,
-    last_reload: AtomicI64,
+    /// The key directory's modification time when it was last read: files are only ever
+    /// added, renamed or removed (never edited in place), so an unchanged time means
+    /// unchanged keys.
+    dir_seen: Mutex<Option<SystemTime>>,
     validation: Validation,
     issuer: String,
     audience: String,
@@ -89,7 +92,7 @@ impl TokenService {
         TokenService {
             keys: RwLock::new(Arc::new(keys)),
             keys_dir: data_dir.join("keys"),
-            last_reload: AtomicI64::new(i64::MIN),
+            dir_seen: Mutex::new(None),
             validation,
             issuer: issuer.to_string(),
             audience: audience.to_string(),
@@ -116,8 +119,8 @@ impl TokenService {
     /// Re-reads `data_dir/keys`, so a rotation made elsewhere takes effect here. A key file
     /// that fails to load leaves the current keys in place (and is logged), so a bad file
     /// can never take signing down. Returns whether the set of keys changed.
-    pub fn reload(&self, now: i64) -> bool {
-        self.last_reload.store(now, Ordering::Relaxed);
+    pub fn reload(&self) -> bool {
+        *self.dir_seen.lock().unwrap_or_else(|p| p.into_inner()) = self.dir_mtime();
         let alg = self.keys().alg();
         match KeyRing::load(&self.keys_dir, alg) {
             Ok(Some(ring)) => {
@@ -152,24 +155,22 @@ impl TokenService {
         }
     }
 
-    /// A `kid` we do not know may be a key another instance just made: look again, at most
-    /// once a second, however many unknown `kid`s arrive.
-    fn key_for(&self, kid: &str, now: i64) -> Option<(Arc<KeyRing>, Arc<SigningKey>)> {
-        let ring = self.keys();
-        if let Some(k) = ring.get(kid) {
-            return Some((ring.clone(), k.clone()));
+    fn dir_mtime(&self) -> Option<SystemTime> {
+        std::fs::metadata(&self.keys_dir)
+            .and_then(|m| m.modified())
+            .ok()
+    }
+
+    /// A `kid` we do not know may be a key another instance or the CLI just made: if the key
+    /// directory changed since we read it, read it again. Unknown `kid`s from attackers cost
+    /// one `stat` each, never a reload, because they cannot change our directory.
+    fn key_for(&self, kid: &str) -> Option<Arc<SigningKey>> {
+        if let Some(k) = self.keys().get(kid) {
+            return Some(k.clone());
         }
-        let last = self.last_reload.load(Ordering::Relaxed);
-        if now > last
-            && self
-                .last_reload
-                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
-            && self.reload(now)
-        {
-            let ring = self.keys();
-            let k = ring.get(kid)?.clone();
-            return Some((ring, k));
+        let seen = *self.dir_seen.lock().unwrap_or_else(|p| p.into_inner());
+        if self.dir_mtime() != seen && self.reload() {
+            return self.keys().get(kid).cloned();
         }
         None
     }
@@ -209,7 +210,7 @@ impl TokenService {
         }
         // jku, x5u, jwk and x5c are never consulted: only keys we hold verify.
         let kid = header.kid.as_deref().ok_or(TokenError::UnknownKey)?;
-        let (_ring, key) = self.key_for(kid, now).ok_or(TokenError::UnknownKey)?;
+        let key = self.key_for(kid).ok_or(TokenError::UnknownKey)?;
         let data = jsonwebtoken::decode::<Claims>(token, key.decoding(), &self.validation)
             .map_err(|e| TokenError::Rejected(format!("{:?}", e.kind())))?;
         let c = data.claims;
