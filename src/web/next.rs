@@ -107,12 +107,18 @@ fn looks_like_local_path(s: &str) -> bool {
         .any(|c| c == '\\' || c.is_control() || c == '\u{FFFD}')
 }
 
-/// Percent-encodes a path for use as a query value (`/login?next=...`).
-pub fn encode(path: &str) -> String {
-    RawStr::new(path)
-        .percent_encode()
-        .to_string()
-        .replace('/', "%2F")
+/// Percent-encodes a target for use as a query value (`/login?next=...`): everything but
+/// RFC 3986's unreserved characters.
+pub fn encode(target: &str) -> String {
+    let mut out = String::with_capacity(target.len() * 3);
+    for b in target.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -286,11 +286,12 @@ impl Browser {
         uri: &str,
         fields: &[(&str, &str)],
     ) -> LocalResponse<'c> {
+        let origin = t.app().settings.public_origin.clone();
         self.send(
             t.client
                 .post(uri.to_string())
                 .header(ContentType::Form)
-                .header(Header::new("Origin", ORIGIN))
+                .header(Header::new("Origin", origin))
                 .body(encode(fields)),
         )
     }
