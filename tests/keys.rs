@@ -166,7 +166,7 @@ fn verify_only_keys_retire_by_themselves_once_their_tokens_expired() {
         "too early"
     );
     t.clock.advance(3600 + 60 + 30 + 2);
-    assert_eq!(gatehouse::tasks::refresh_keys(t.app()), [old.clone()]);
+    assert_eq!(gatehouse::tasks::refresh_keys(t.app()), vec![old.clone()]);
     assert!(t.app().tokens.keys().get(&old).is_none());
     assert!(data.join("keys/retired").read_dir().unwrap().count() == 1);
 }
