@@ -354,3 +354,78 @@ fn migrate_and_check_config() {
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(err.contains("`jwt_algorithm`"), "{err}");
 }
+
+#[test]
+fn keys_list_rotate_retire() {
+    let t = start();
+    t.signed_up("kira");
+    let old_token = t.session_cookie().unwrap();
+    let old_kid = t.app().tokens.keys().active().kid.clone();
+    let r = gatehouse(&t, &["keys", "list"], None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains(&old_kid) && r.stdout.contains("active"));
+    let r = gatehouse(&t, &["keys", "retire", &old_kid], None);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("active signing key"), "{}", r.stderr);
+    let r = gatehouse(&t, &["keys", "rotate"], None);
+
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = gatehouse(&t, &["keys", "list"], None);
+    assert!(
+        r.stdout.contains("verify-only, retires after"),
+        "{}",
+        r.stdout
+    );
+    gatehouse::tasks::refresh_keys(t.app());
+    assert_ne!(t.app().tokens.keys().active().kid, old_kid);
+    assert_eq!(
+        t.get_with_token("/dashboard", &old_token).status(),
+        Status::Ok,
+        "nobody signed out"
+    );
+    let r = gatehouse(&t, &["keys", "retire", &old_kid], None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    gatehouse::tasks::refresh_keys(t.app());
+    assert_eq!(
+        t.get_with_token("/dashboard", &old_token).status(),
+        Status::SeeOther
+    );
+    assert_eq!(
+        gatehouse(&t, &["keys", "retire", "no-such-kid"], None).code,
+        1
+    );
+}
+
+#[test]
+fn groups_add_remove_list() {
+    let t = start();
+    t.signed_up("gina");
+    let r = gatehouse(&t, &["group", "add", "gina", "staff"], None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("added gina to staff"));
+    assert!(gatehouse(&t, &["group", "add", "gina", "staff"], None)
+        .stdout
+        .contains("already"));
+    assert!(gatehouse(&t, &["group", "list"], None)
+        .stdout
+        .contains("staff"));
+    let r = gatehouse(&t, &["group", "add", "gina", "bad group!"], None);
+    assert_eq!(r.code, 1);
+    assert_eq!(
+        gatehouse(&t, &["group", "add", "ghost", "staff"], None).code,
+        1
+    );
+    // Forward-auth reports the group.
+    t.clock.advance(61);
+    let r = t.get("/auth/verify");
+    assert_eq!(r.headers().get_one("Remote-Groups"), Some("staff"));
+    drop(r);
+    assert_eq!(
+        gatehouse(&t, &["group", "remove", "gina", "staff"], None).code,
+        0
+    );
+    assert_eq!(
+        gatehouse(&t, &["group", "remove", "gina", "staff"], None).code,
+        1
+    );
+}
