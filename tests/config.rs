@@ -16,173 +16,177 @@ fn start_error(configure: impl FnOnce(Figment) -> Figment) -> String {
     }
 }
 
-#[test]
-fn invalid_settings_name_their_key() {
-    type Configure = Box<dyn FnOnce(Figment) -> Figment>;
-    let cases: Vec<(&str, Configure)> = vec![
-        (
-            "jwt_algorithm",
-            Box::new(|f| f.merge(("jwt_algorithm", "HS512"))),
-        ),
-        (
-            "jwt_algorithm",
-            Box::new(|f| f.merge(("jwt_algorithm", "none"))),
-        ),
-        ("bcrypt_cost", Box::new(|f| f.merge(("bcrypt_cost", 3)))),
-        ("bcrypt_cost", Box::new(|f| f.merge(("bcrypt_cost", 32)))),
-        (
-            "session_idle_timeout",
-            Box::new(|f| f.merge(("session_idle_timeout", "soon"))),
-        ),
-        (
-            "session_idle_timeout",
-            Box::new(|f| f.merge(("session_idle_timeout", 0))),
-        ),
-        (
-            "session_idle_timeout",
-            Box::new(|f| f.merge(("session_idle_timeout", 50000))),
-        ),
-        (
-            "session_revalidate_interval",
-            Box::new(|f| f.merge(("session_revalidate_interval", 5000))),
-        ),
-        (
-            "public_origin",
-            Box::new(|f| f.merge(("public_origin", "example.com"))),
-        ),
-        (
-            "public_origin",
-            Box::new(|f| f.merge(("public_origin", "https://example.com/login"))),
-        ),
-        (
-            "database_url",
-            Box::new(|f| f.merge(("database_url", "mysql://db/x"))),
-        ),
-        (
-            "trusted_proxies",
-            Box::new(|f| f.merge(("trusted_proxies", vec!["10.0.0.0/33"]))),
-        ),
-        (
-            "secure_cookies",
-            Box::new(|f| f.merge(("secure_cookies", "maybe"))),
-        ),
-    ];
-    for (key, configure) in cases {
-        let e = start_error(configure);
-        assert!(e.contains(&format!("`{key}`")), "{key}: {e}");
-        assert_eq!(e.lines().count(), 1, "one line: {e}");
+backend_tests! {
+    #[test]
+    fn invalid_settings_name_their_key() {
+        type Configure = Box<dyn FnOnce(Figment) -> Figment>;
+        let cases: Vec<(&str, Configure)> = vec![
+            (
+                "jwt_algorithm",
+                Box::new(|f| f.merge(("jwt_algorithm", "HS512"))),
+            ),
+            (
+                "jwt_algorithm",
+                Box::new(|f| f.merge(("jwt_algorithm", "none"))),
+            ),
+            ("bcrypt_cost", Box::new(|f| f.merge(("bcrypt_cost", 3)))),
+            ("bcrypt_cost", Box::new(|f| f.merge(("bcrypt_cost", 32)))),
+            (
+                "session_idle_timeout",
+                Box::new(|f| f.merge(("session_idle_timeout", "soon"))),
+            ),
+            (
+                "session_idle_timeout",
+                Box::new(|f| f.merge(("session_idle_timeout", 0))),
+            ),
+            (
+                "session_idle_timeout",
+                Box::new(|f| f.merge(("session_idle_timeout", 50000))),
+            ),
+            (
+                "session_revalidate_interval",
+                Box::new(|f| f.merge(("session_revalidate_interval", 5000))),
+            ),
+            (
+                "public_origin",
+                Box::new(|f| f.merge(("public_origin", "example.com"))),
+            ),
+            (
+                "public_origin",
+                Box::new(|f| f.merge(("public_origin", "https://example.com/login"))),
+            ),
+            (
+                "database_url",
+                Box::new(|f| f.merge(("database_url", "mysql://db/x"))),
+            ),
+            (
+                "trusted_proxies",
+                Box::new(|f| f.merge(("trusted_proxies", vec!["10.0.0.0/33"]))),
+            ),
+            (
+                "secure_cookies",
+                Box::new(|f| f.merge(("secure_cookies", "maybe"))),
+            ),
+        ];
+        for (key, configure) in cases {
+            let e = start_error(configure);
+            assert!(e.contains(&format!("`{key}`")), "{key}: {e}");
+            assert_eq!(e.lines().count(), 1, "one line: {e}");
+        }
     }
-}
 
-#[test]
-fn debug_bcrypt_cost_is_refused_in_release() {
-    let dir = tempfile::tempdir().unwrap();
-    let f = figment(dir.path())
-        .select("release")
-        .merge(("bcrypt_cost", 4));
-    let e = gatehouse::rocket(f).expect_err("refused").to_string();
-    assert!(
-        e.contains("`bcrypt_cost`") && e.contains("debug profile"),
-        "{e}"
-    );
-    // In release, cookies are Secure by default.
-    let dir = tempfile::tempdir().unwrap();
-    let f = figment(dir.path())
-        .select("release")
-        .merge(("bcrypt_cost", 10));
-    let s = gatehouse::config::Settings::from_figment(&f).unwrap();
-    assert!(s.secure_cookies);
-}
-
-#[test]
-fn keys_are_generated_once_and_reused() {
-    let t = start();
-    t.signed_up("kim");
-    let token = t.session_cookie().unwrap();
-    let keys = std::fs::read_dir(t.dir.path().join("data/keys"))
-        .unwrap()
-        .count();
-    assert_eq!(keys, 1);
-    let csrf_key = t.dir.path().join("data/csrf.key");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        assert_eq!(
-            std::fs::metadata(&csrf_key).unwrap().permissions().mode() & 0o777,
-            0o600
+    #[test]
+    fn debug_bcrypt_cost_is_refused_in_release() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = figment(dir.path())
+            .select("release")
+            .merge(("bcrypt_cost", 4));
+        let e = gatehouse::rocket(f).expect_err("refused").to_string();
+        assert!(
+            e.contains("`bcrypt_cost`") && e.contains("debug profile"),
+            "{e}"
         );
+        // In release, cookies are Secure by default.
+        let dir = tempfile::tempdir().unwrap();
+        let f = figment(dir.path())
+            .select("release")
+            .merge(("bcrypt_cost", 10));
+        let s = gatehouse::config::Settings::from_figment(&f).unwrap();
+        assert!(s.secure_cookies);
     }
-    let t = t.restart();
-    assert_eq!(
-        std::fs::read_dir(t.dir.path().join("data/keys"))
-            .unwrap()
-            .count(),
-        1
-    );
-    // The old token still verifies: same key after the restart.
-    assert_eq!(
-        t.get_with_token("/dashboard", &token).status(),
-        rocket::http::Status::Ok
-    );
-}
 
-#[test]
-fn a_damaged_key_file_stops_the_start() {
-    let t = start();
-    let dir_path = t.dir.path().to_path_buf();
-    let key = std::fs::read_dir(dir_path.join("data/keys"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    drop(t.client);
-    std::fs::write(
-        &key,
-        "-----BEGIN PRIVATE KEY-----\ngarbage\n-----END PRIVATE KEY-----\n",
-    )
-    .unwrap();
-    let e = gatehouse::rocket(figment(&dir_path)).expect_err("refused");
-    assert!(matches!(e, StartupError::Keys(_)), "{e}");
-    assert!(
-        e.to_string()
-            .contains(key.file_name().unwrap().to_str().unwrap()),
-        "{e}"
-    );
-    // Still there, still damaged: never silently replaced.
-    assert!(std::fs::read_to_string(&key).unwrap().contains("garbage"));
-    assert_eq!(
-        std::fs::read_dir(dir_path.join("data/keys"))
-            .unwrap()
-            .count(),
-        1
-    );
-    // A damaged CSRF key too.
-    std::fs::remove_file(&key).unwrap();
-    std::fs::write(dir_path.join("data/csrf.key"), "short").unwrap();
-    let e = gatehouse::rocket(figment(&dir_path)).expect_err("refused");
-    assert!(e.to_string().contains("csrf.key"), "{e}");
-}
-
-#[test]
-fn every_algorithm_works_end_to_end() {
-    for alg in ["EdDSA", "ES256", "RS256", "HS256"] {
-        let t = start_with(|f| f.merge(("jwt_algorithm", alg)));
-        t.signed_up("algo");
+    #[test]
+    fn keys_are_generated_once_and_reused() {
+        let t = start();
+        t.signed_up("kim");
         let token = t.session_cookie().unwrap();
-        let header = jsonwebtoken::decode_header(&token).unwrap();
-        assert_eq!(format!("{:?}", header.alg), alg);
-        assert_eq!(header.typ.as_deref(), Some("JWT"));
-        assert!(header.kid.is_some());
+        let keys = std::fs::read_dir(t.dir.path().join("data/keys"))
+            .unwrap()
+            .count();
+        assert_eq!(keys, 1);
+        let csrf_key = t.dir.path().join("data/csrf.key");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                std::fs::metadata(&csrf_key).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+        let t = t.restart();
         assert_eq!(
-            t.get("/dashboard").status(),
-            rocket::http::Status::Ok,
-            "{alg}"
+            std::fs::read_dir(t.dir.path().join("data/keys"))
+                .unwrap()
+                .count(),
+            1
         );
-        t.logout();
+        // The old token still verifies: same key after the restart.
         assert_eq!(
             t.get_with_token("/dashboard", &token).status(),
-            rocket::http::Status::SeeOther
+            rocket::http::Status::Ok
         );
+    }
+
+    #[test]
+    fn a_damaged_key_file_stops_the_start() {
+        let t = start();
+        let dir = t.dir.clone();
+        let dir_path = dir.path().to_path_buf();
+        let key = std::fs::read_dir(dir_path.join("data/keys"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        drop(t);
+
+        std::fs::write(
+            &key,
+            "-----BEGIN PRIVATE KEY-----\ngarbage\n-----END PRIVATE KEY-----\n",
+        )
+        .unwrap();
+        let e = gatehouse::rocket(figment(&dir_path)).expect_err("refused");
+        assert!(matches!(e, StartupError::Keys(_)), "{e}");
+        assert!(
+            e.to_string()
+                .contains(key.file_name().unwrap().to_str().unwrap()),
+            "{e}"
+        );
+        // Still there, still damaged: never silently replaced.
+        assert!(std::fs::read_to_string(&key).unwrap().contains("garbage"));
+        assert_eq!(
+            std::fs::read_dir(dir_path.join("data/keys"))
+                .unwrap()
+                .count(),
+            1
+        );
+        // A damaged CSRF key too.
+        std::fs::remove_file(&key).unwrap();
+        std::fs::write(dir_path.join("data/csrf.key"), "short").unwrap();
+        let e = gatehouse::rocket(figment(&dir_path)).expect_err("refused");
+        assert!(e.to_string().contains("csrf.key"), "{e}");
+    }
+
+    #[test]
+    fn every_algorithm_works_end_to_end() {
+        for alg in ["EdDSA", "ES256", "RS256", "HS256"] {
+            let t = start_with(|f| f.merge(("jwt_algorithm", alg)));
+            t.signed_up("algo");
+            let token = t.session_cookie().unwrap();
+            let header = jsonwebtoken::decode_header(&token).unwrap();
+            assert_eq!(format!("{:?}", header.alg), alg);
+            assert_eq!(header.typ.as_deref(), Some("JWT"));
+            assert!(header.kid.is_some());
+            assert_eq!(
+                t.get("/dashboard").status(),
+                rocket::http::Status::Ok,
+                "{alg}"
+            );
+            t.logout();
+            assert_eq!(
+                t.get_with_token("/dashboard", &token).status(),
+                rocket::http::Status::SeeOther
+            );
+        }
     }
 }

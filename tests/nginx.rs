@@ -148,10 +148,7 @@ pub fn start_gatehouse(dir: &Path, port: u16, env: &[(&str, String)]) -> Reaper 
         .env("ROCKET_BCRYPT_COST", "4")
         .env("ROCKET_LOG_LEVEL", "critical")
         .env("ROCKET_DATA_DIR", dir.join("data"))
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}", dir.join("gatehouse.db").display()),
-        )
+        .env("DATABASE_URL", common::database_url(dir))
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     for (k, v) in env {
@@ -258,232 +255,234 @@ impl Jar {
     }
 }
 
-#[test]
-fn nginx_forward_auth_end_to_end() {
-    let dir = tempfile::tempdir().unwrap();
-    let (np, gp) = (free_port(), free_port());
-    let up = start_upstream();
-    let login_origin = format!("http://login.gh.test:{np}");
-    let _gatehouse = start_gatehouse(
-        dir.path(),
-        gp,
-        &[
-            ("ROCKET_PUBLIC_ORIGIN", login_origin.clone()),
-            ("ROCKET_COOKIE_DOMAIN", "gh.test".into()),
-            ("ROCKET_TRUSTED_PROXIES", "[\"127.0.0.1\"]".into()),
-        ],
-    );
-    let _nginx = start_nginx(dir.path(), &documented_config(np, gp, up), np);
-    let app_host = format!("app.gh.test:{np}");
-    let login_host = format!("login.gh.test:{np}");
+backend_tests! {
+    #[test]
+    fn nginx_forward_auth_end_to_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let (np, gp) = (free_port(), free_port());
+        let up = start_upstream();
+        let login_origin = format!("http://login.gh.test:{np}");
+        let _gatehouse = start_gatehouse(
+            dir.path(),
+            gp,
+            &[
+                ("ROCKET_PUBLIC_ORIGIN", login_origin.clone()),
+                ("ROCKET_COOKIE_DOMAIN", "gh.test".into()),
+                ("ROCKET_TRUSTED_PROXIES", "[\"127.0.0.1\"]".into()),
+            ],
+        );
+        let _nginx = start_nginx(dir.path(), &documented_config(np, gp, up), np);
+        let app_host = format!("app.gh.test:{np}");
+        let login_host = format!("login.gh.test:{np}");
 
-    // 1. Not signed in: redirected to sign in, and the app never sees the request, even one
-    //    that claims to be someone.
-    let r = http(
-        np,
-        "GET",
-        &app_host,
-        "/private/page?x=1",
-        &[("Remote-User", "admin")],
-        None,
-    );
-    assert_eq!(r.status, 302, "{}", r.body);
-    let location = r.header("Location").unwrap().to_string();
-    assert_eq!(
-        location,
-        format!(
-            "{login_origin}/login?next=http%3A%2F%2Fapp.gh.test%3A{np}%2Fprivate%2Fpage%3Fx%3D1"
-        )
-    );
-    assert!(!r.body.contains("UPSTREAM"));
-
-    // 2. Register through nginx, then sign in from the redirect's page.
-    let mut jar = Jar::default();
-    let page = http(np, "GET", &login_host, "/register", &[], None);
-    jar.take(&page);
-    let csrf = field_value(&page.body, "csrf_token").unwrap();
-    let form = encode(&[
-        ("username", "nina"),
-        ("email", "nina@example.com"),
-        ("password", PASSWORD),
-        ("password_confirm", PASSWORD),
-        ("csrf_token", &csrf),
-    ]);
-    let r = http(
-        np,
-        "POST",
-        &login_host,
-        "/register",
-        &[
-            ("Cookie", &jar.header()),
-            ("Origin", &login_origin),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
-        Some(&form),
-    );
-    assert_eq!(r.status, 303, "{}", r.body);
-    jar.take(&r);
-    let logout_page = http(
-        np,
-        "GET",
-        &login_host,
-        "/dashboard",
-        &[("Cookie", &jar.header())],
-        None,
-    );
-    let csrf = field_value(&logout_page.body, "csrf_token").unwrap();
-    let r = http(
-        np,
-        "POST",
-        &login_host,
-        "/logout",
-        &[
-            ("Cookie", &jar.header()),
-            ("Origin", &login_origin),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
-        Some(&encode(&[("csrf_token", &csrf)])),
-    );
-    assert_eq!(r.status, 303);
-    jar.take(&r);
-
-    let login_path = location.strip_prefix(&login_origin).unwrap();
-    let page = http(
-        np,
-        "GET",
-        &login_host,
-        login_path,
-        &[("Cookie", &jar.header())],
-        None,
-    );
-    assert_eq!(page.status, 200);
-    jar.take(&page);
-    let csrf = field_value(&page.body, "csrf_token").unwrap();
-    let next = field_value(&page.body, "next").unwrap();
-    assert_eq!(next, format!("http://app.gh.test:{np}/private/page?x=1"));
-    let form = encode(&[
-        ("username", "nina"),
-        ("password", PASSWORD),
-        ("next", &next),
-        ("csrf_token", &csrf),
-    ]);
-    let r = http(
-        np,
-        "POST",
-        &login_host,
-        "/login",
-        &[
-            ("Cookie", &jar.header()),
-            ("Origin", &login_origin),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
-        Some(&form),
-    );
-    assert_eq!(r.status, 303, "{}", r.body);
-    assert_eq!(r.header("Location"), Some(next.as_str()), "back to the app");
-    let session = r
-        .headers
-        .iter()
-        .find(|(k, v)| k.eq_ignore_ascii_case("set-cookie") && v.starts_with("session="))
-        .unwrap()
-        .1
-        .clone();
-    assert!(session.contains("Domain=gh.test"), "{session}");
-    jar.take(&r);
-
-    // 3. Signed in: the app sees who it is, and a forged Remote-User is overwritten.
-    for spoof in ["Remote-User", "remote-user", "REMOTE-USER"] {
+        // 1. Not signed in: redirected to sign in, and the app never sees the request, even one
+        //    that claims to be someone.
         let r = http(
             np,
             "GET",
             &app_host,
             "/private/page?x=1",
-            &[
-                ("Cookie", &jar.header()),
-                (spoof, "admin"),
-                ("Remote-Email", "admin@evil.example"),
-            ],
+            &[("Remote-User", "admin")],
             None,
         );
-        assert_eq!(r.status, 200, "{}", r.body);
-        assert!(r.body.starts_with("UPSTREAM"));
-        let lower = r.body.to_ascii_lowercase();
-        assert!(lower.contains("remote-user: nina\r\n"), "{}", r.body);
-        assert!(
-            lower.contains("remote-email: nina@example.com\r\n"),
-            "{}",
-            r.body
+        assert_eq!(r.status, 302, "{}", r.body);
+        let location = r.header("Location").unwrap().to_string();
+        assert_eq!(
+            location,
+            format!(
+                "{login_origin}/login?next=http%3A%2F%2Fapp.gh.test%3A{np}%2Fprivate%2Fpage%3Fx%3D1"
+            )
         );
-        assert!(
-            !lower.contains("admin"),
-            "a client-sent header reached the app: {}",
-            r.body
-        );
-    }
-    // Underscore spellings are dropped by nginx.
-    let r = http(
-        np,
-        "GET",
-        &app_host,
-        "/",
-        &[("Cookie", &jar.header()), ("Remote_User", "admin")],
-        None,
-    );
-    assert!(!r.body.to_ascii_lowercase().contains("admin"), "{}", r.body);
-    // The verify endpoint itself is internal to nginx.
-    let r = http(
-        np,
-        "GET",
-        &app_host,
-        "/_gatehouse/verify",
-        &[("Cookie", &jar.header())],
-        None,
-    );
-    assert_eq!(r.status, 404);
+        assert!(!r.body.contains("UPSTREAM"));
 
-    // 4. Logout: redirected again.
-    let page = http(
-        np,
-        "GET",
-        &login_host,
-        "/dashboard",
-        &[("Cookie", &jar.header())],
-        None,
-    );
-    let csrf = field_value(&page.body, "csrf_token").unwrap();
-    let stolen = jar.header();
-    let r = http(
-        np,
-        "POST",
-        &login_host,
-        "/logout",
-        &[
-            ("Cookie", &jar.header()),
-            ("Origin", &login_origin),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
-        Some(&encode(&[("csrf_token", &csrf)])),
-    );
-    assert_eq!(r.status, 303);
-    jar.take(&r);
-    let r = http(
-        np,
-        "GET",
-        &app_host,
-        "/private/page",
-        &[("Cookie", &jar.header())],
-        None,
-    );
-    assert_eq!(r.status, 302);
-    // Even the old cookie, replayed, no longer opens the app.
-    let r = http(
-        np,
-        "GET",
-        &app_host,
-        "/private/page",
-        &[("Cookie", &stolen)],
-        None,
-    );
-    assert_eq!(r.status, 302);
-    assert!(!r.body.contains("UPSTREAM"));
+        // 2. Register through nginx, then sign in from the redirect's page.
+        let mut jar = Jar::default();
+        let page = http(np, "GET", &login_host, "/register", &[], None);
+        jar.take(&page);
+        let csrf = field_value(&page.body, "csrf_token").unwrap();
+        let form = encode(&[
+            ("username", "nina"),
+            ("email", "nina@example.com"),
+            ("password", PASSWORD),
+            ("password_confirm", PASSWORD),
+            ("csrf_token", &csrf),
+        ]);
+        let r = http(
+            np,
+            "POST",
+            &login_host,
+            "/register",
+            &[
+                ("Cookie", &jar.header()),
+                ("Origin", &login_origin),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+            ],
+            Some(&form),
+        );
+        assert_eq!(r.status, 303, "{}", r.body);
+        jar.take(&r);
+        let logout_page = http(
+            np,
+            "GET",
+            &login_host,
+            "/dashboard",
+            &[("Cookie", &jar.header())],
+            None,
+        );
+        let csrf = field_value(&logout_page.body, "csrf_token").unwrap();
+        let r = http(
+            np,
+            "POST",
+            &login_host,
+            "/logout",
+            &[
+                ("Cookie", &jar.header()),
+                ("Origin", &login_origin),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+            ],
+            Some(&encode(&[("csrf_token", &csrf)])),
+        );
+        assert_eq!(r.status, 303);
+        jar.take(&r);
+
+        let login_path = location.strip_prefix(&login_origin).unwrap();
+        let page = http(
+            np,
+            "GET",
+            &login_host,
+            login_path,
+            &[("Cookie", &jar.header())],
+            None,
+        );
+        assert_eq!(page.status, 200);
+        jar.take(&page);
+        let csrf = field_value(&page.body, "csrf_token").unwrap();
+        let next = field_value(&page.body, "next").unwrap();
+        assert_eq!(next, format!("http://app.gh.test:{np}/private/page?x=1"));
+        let form = encode(&[
+            ("username", "nina"),
+            ("password", PASSWORD),
+            ("next", &next),
+            ("csrf_token", &csrf),
+        ]);
+        let r = http(
+            np,
+            "POST",
+            &login_host,
+            "/login",
+            &[
+                ("Cookie", &jar.header()),
+                ("Origin", &login_origin),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+            ],
+            Some(&form),
+        );
+        assert_eq!(r.status, 303, "{}", r.body);
+        assert_eq!(r.header("Location"), Some(next.as_str()), "back to the app");
+        let session = r
+            .headers
+            .iter()
+            .find(|(k, v)| k.eq_ignore_ascii_case("set-cookie") && v.starts_with("session="))
+            .unwrap()
+            .1
+            .clone();
+        assert!(session.contains("Domain=gh.test"), "{session}");
+        jar.take(&r);
+
+        // 3. Signed in: the app sees who it is, and a forged Remote-User is overwritten.
+        for spoof in ["Remote-User", "remote-user", "REMOTE-USER"] {
+            let r = http(
+                np,
+                "GET",
+                &app_host,
+                "/private/page?x=1",
+                &[
+                    ("Cookie", &jar.header()),
+                    (spoof, "admin"),
+                    ("Remote-Email", "admin@evil.example"),
+                ],
+                None,
+            );
+            assert_eq!(r.status, 200, "{}", r.body);
+            assert!(r.body.starts_with("UPSTREAM"));
+            let lower = r.body.to_ascii_lowercase();
+            assert!(lower.contains("remote-user: nina\r\n"), "{}", r.body);
+            assert!(
+                lower.contains("remote-email: nina@example.com\r\n"),
+                "{}",
+                r.body
+            );
+            assert!(
+                !lower.contains("admin"),
+                "a client-sent header reached the app: {}",
+                r.body
+            );
+        }
+        // Underscore spellings are dropped by nginx.
+        let r = http(
+            np,
+            "GET",
+            &app_host,
+            "/",
+            &[("Cookie", &jar.header()), ("Remote_User", "admin")],
+            None,
+        );
+        assert!(!r.body.to_ascii_lowercase().contains("admin"), "{}", r.body);
+        // The verify endpoint itself is internal to nginx.
+        let r = http(
+            np,
+            "GET",
+            &app_host,
+            "/_gatehouse/verify",
+            &[("Cookie", &jar.header())],
+            None,
+        );
+        assert_eq!(r.status, 404);
+
+        // 4. Logout: redirected again.
+        let page = http(
+            np,
+            "GET",
+            &login_host,
+            "/dashboard",
+            &[("Cookie", &jar.header())],
+            None,
+        );
+        let csrf = field_value(&page.body, "csrf_token").unwrap();
+        let stolen = jar.header();
+        let r = http(
+            np,
+            "POST",
+            &login_host,
+            "/logout",
+            &[
+                ("Cookie", &jar.header()),
+                ("Origin", &login_origin),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+            ],
+            Some(&encode(&[("csrf_token", &csrf)])),
+        );
+        assert_eq!(r.status, 303);
+        jar.take(&r);
+        let r = http(
+            np,
+            "GET",
+            &app_host,
+            "/private/page",
+            &[("Cookie", &jar.header())],
+            None,
+        );
+        assert_eq!(r.status, 302);
+        // Even the old cookie, replayed, no longer opens the app.
+        let r = http(
+            np,
+            "GET",
+            &app_host,
+            "/private/page",
+            &[("Cookie", &stolen)],
+            None,
+        );
+        assert_eq!(r.status, 302);
+        assert!(!r.body.contains("UPSTREAM"));
+    }
 }

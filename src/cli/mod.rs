@@ -109,7 +109,7 @@ impl Context {
         self.clock.now()
     }
 
-    pub fn conn(&self) -> Result<diesel::r2d2::PooledConnection<crate::db::Manager>, Failure> {
+    pub fn conn(&self) -> Result<crate::db::DbGuard, Failure> {
         self.db
             .get()
             .map_err(|e| Failure::env(format!("database unavailable: {e}")))

@@ -104,16 +104,23 @@ impl Instrumentation for CountQueries {
     }
 }
 
+/// A pooled connection and the outage generation it has been checked against.
+pub struct Pooled {
+    conn: DbConn,
+    generation: u64,
+}
+
 pub struct Manager {
     backend: Backend,
     counter: Arc<QueryCounter>,
+    /// Bumped whenever a query fails for want of a database. Connections from an older
+    /// generation may be dead sockets, so they are pinged once before reuse; the rest are
+    /// trusted without a round trip.
+    outages: Arc<AtomicU64>,
 }
 
-impl ManageConnection for Manager {
-    type Connection = DbConn;
-    type Error = r2d2::Error;
-
-    fn connect(&self) -> Result<DbConn, r2d2::Error> {
+impl Manager {
+    fn open(&self) -> Result<DbConn, r2d2::Error> {
         let mut conn = match &self.backend {
             Backend::Sqlite(path) => {
                 let path = path.to_str().ok_or_else(|| {
@@ -139,13 +146,48 @@ impl ManageConnection for Manager {
         conn.set_instrumentation(CountQueries(self.counter.clone()));
         Ok(conn)
     }
+}
 
-    fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
-        conn.ping().map_err(r2d2::Error::QueryError)
+impl ManageConnection for Manager {
+    type Connection = Pooled;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<Pooled, r2d2::Error> {
+        let generation = self.outages.load(Ordering::Acquire);
+        Ok(Pooled {
+            conn: self.open()?,
+            generation,
+        })
     }
 
-    fn has_broken(&self, conn: &mut DbConn) -> bool {
-        conn.is_broken()
+    fn is_valid(&self, pooled: &mut Pooled) -> Result<(), r2d2::Error> {
+        let current = self.outages.load(Ordering::Acquire);
+        if pooled.generation == current {
+            return Ok(());
+        }
+        pooled.conn.ping().map_err(r2d2::Error::QueryError)?;
+        pooled.generation = current;
+        Ok(())
+    }
+
+    fn has_broken(&self, pooled: &mut Pooled) -> bool {
+        pooled.conn.is_broken()
+    }
+}
+
+/// A connection checked out of the pool; derefs to [`DbConn`].
+pub struct DbGuard(PooledConnection<Manager>);
+
+impl std::ops::Deref for DbGuard {
+    type Target = DbConn;
+    fn deref(&self) -> &DbConn {
+        &self.0.conn
+    }
+}
+
+impl std::ops::DerefMut for DbGuard {
+    fn deref_mut(&mut self) -> &mut DbConn {
+        &mut self.0.conn
     }
 }
 
@@ -155,6 +197,7 @@ pub struct Db {
     pool: Pool<Manager>,
     backend: Arc<Backend>,
     counter: Arc<QueryCounter>,
+    outages: Arc<AtomicU64>,
 }
 
 impl Db {
@@ -172,20 +215,26 @@ impl Db {
             }
         }
         let counter = Arc::new(QueryCounter::default());
+        let outages = Arc::new(AtomicU64::new(0));
         let manager = Manager {
             backend: backend.clone(),
             counter: counter.clone(),
+            outages: outages.clone(),
         };
+        // Checked out connections are validated by `Manager::is_valid`, which costs nothing
+        // unless an outage happened since the connection was last used.
         let pool = Pool::builder()
             .max_size(pool_size)
             .min_idle(Some(0))
             .connection_timeout(Duration::from_secs(connect_timeout))
-            .test_on_check_out(false)
+            .test_on_check_out(true)
+            .error_handler(Box::new(r2d2::LoggingErrorHandler))
             .build_unchecked(manager);
         let db = Db {
             pool,
             backend: Arc::new(backend),
             counter,
+            outages,
         };
         // Fail the start now, with the reason, rather than on the first request.
         db.get().map_err(|e| DbError::Open {
@@ -205,8 +254,8 @@ impl Db {
     }
 
     /// A connection, for the CLI and start-up; request handlers use [`Db::run`].
-    pub fn get(&self) -> Result<PooledConnection<Manager>, r2d2::PoolError> {
-        self.pool.get()
+    pub fn get(&self) -> Result<DbGuard, r2d2::PoolError> {
+        self.pool.get().map(DbGuard)
     }
 
     pub fn migrate(&self) -> Result<(), DbError> {
@@ -237,12 +286,21 @@ impl Db {
         T: Send + 'static,
     {
         let pool = self.pool.clone();
+        let outages = self.outages.clone();
         rocket::tokio::task::spawn_blocking(move || {
             let mut conn = pool.get().map_err(|e| {
                 log::error!("database unavailable: {e}");
                 AppError::Unavailable
             })?;
-            f(&mut conn)
+            let result = f(&mut conn.conn);
+            if let Err(e) = &result {
+                if e.status() == rocket::http::Status::ServiceUnavailable {
+                    // This connection (and maybe its neighbours) lost the database: check
+                    // every pooled connection once before trusting it again.
+                    outages.fetch_add(1, Ordering::AcqRel);
+                }
+            }
+            result
         })
         .await
         .map_err(|e| {

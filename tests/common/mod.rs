@@ -20,17 +20,120 @@ pub struct TestApp {
     /// untracked, so several browsers can share one instance without sharing cookies).
     pub browser: Browser,
     pub clock: Arc<ManualClock>,
-    pub dir: TempDir,
+    /// Shared by every instance started on the same data (`restart`, `another_instance`).
+    pub dir: Arc<TempDir>,
 }
 
-/// The figment a test instance runs with: Rocket.toml's debug profile, a private temp dir,
-/// bcrypt cost 4.
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // The last instance on this data takes its PostgreSQL schema with it.
+        if Arc::strong_count(&self.dir) == 1 {
+            drop_schema(self.dir.path());
+        }
+    }
+}
+
+/// Which database the current test runs on: every integration test runs on SQLite, and on
+/// PostgreSQL too when `GATEHOUSE_TEST_POSTGRES_URL` is set (see `backend_tests!`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestBackend {
+    Sqlite,
+    Postgres,
+}
+
+thread_local! {
+    static BACKEND: std::cell::Cell<TestBackend> = const { std::cell::Cell::new(TestBackend::Sqlite) };
+}
+
+pub fn backend() -> TestBackend {
+    BACKEND.with(|b| b.get())
+}
+
+pub fn postgres_url() -> Option<String> {
+    std::env::var("GATEHOUSE_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+}
+
+/// Runs a test body on `b`. On PostgreSQL without `GATEHOUSE_TEST_POSTGRES_URL` the body does
+/// not run (CI always sets it, and fails when PostgreSQL is not there).
+pub fn with_backend(b: TestBackend, body: impl FnOnce()) {
+    if b == TestBackend::Postgres && postgres_url().is_none() {
+        eprintln!("not run: GATEHOUSE_TEST_POSTGRES_URL is not set");
+        return;
+    }
+    BACKEND.with(|c| c.set(b));
+    body();
+}
+
+/// Defines each test twice, in modules `sqlite` and `postgres`.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($(#[$meta:meta])* fn $name:ident() $body:block)*) => {
+        mod sqlite {
+            #[allow(unused_imports)]
+            use super::*;
+            $($(#[$meta])* fn $name() {
+                $crate::common::with_backend($crate::common::TestBackend::Sqlite, || $body)
+            })*
+        }
+        mod postgres {
+            #[allow(unused_imports)]
+            use super::*;
+            $($(#[$meta])* fn $name() {
+                $crate::common::with_backend($crate::common::TestBackend::Postgres, || $body)
+            })*
+        }
+    };
+}
+
+/// The database URL for a test directory: a SQLite file in it, or a PostgreSQL schema of its
+/// own (named after the directory, so every instance started on `dir` shares it).
+pub fn database_url(dir: &std::path::Path) -> String {
+    match backend() {
+        TestBackend::Sqlite => format!("sqlite://{}", dir.join("gatehouse.db").display()),
+        TestBackend::Postgres => {
+            use std::hash::{Hash, Hasher};
+            let base = postgres_url().expect("GATEHOUSE_TEST_POSTGRES_URL");
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            dir.hash(&mut h);
+            let schema = format!("gh_test_{:016x}", h.finish());
+            let marker = dir.join(".pg-schema");
+            if !marker.exists() {
+                use diesel::connection::SimpleConnection;
+                use diesel::Connection;
+                let mut admin = diesel::PgConnection::establish(&base)
+                    .unwrap_or_else(|e| panic!("PostgreSQL at {base}: {e}"));
+                admin
+                    .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+                    .unwrap();
+                std::fs::write(&marker, &schema).unwrap();
+            }
+            let sep = if base.contains('?') { '&' } else { '?' };
+            format!("{base}{sep}options=-csearch_path%3D{schema}")
+        }
+    }
+}
+
+/// Drops a test's PostgreSQL schema with its directory.
+pub fn drop_schema(dir: &std::path::Path) {
+    if let (Ok(schema), Some(base)) = (
+        std::fs::read_to_string(dir.join(".pg-schema")),
+        postgres_url(),
+    ) {
+        use diesel::connection::SimpleConnection;
+        use diesel::Connection;
+        if let Ok(mut admin) = diesel::PgConnection::establish(&base) {
+            let _ = admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+        }
+    }
+}
+
+/// The figment a test instance runs with: Rocket.toml's debug profile, a private temp dir
+/// (and database), bcrypt cost 4.
 pub fn figment(dir: &std::path::Path) -> Figment {
     gatehouse::config::figment()
-        .merge((
-            "database_url",
-            format!("sqlite://{}", dir.join("gatehouse.db").display()),
-        ))
+        .merge(("database_url", database_url(dir)))
         .merge(("data_dir", dir.join("data").display().to_string()))
         .merge(("bcrypt_cost", 4))
         .merge(("public_origin", ORIGIN))
@@ -42,19 +145,25 @@ pub fn start() -> TestApp {
 }
 
 pub fn start_with(configure: impl FnOnce(Figment) -> Figment) -> TestApp {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Arc::new(tempfile::tempdir().unwrap());
     start_in(dir, Arc::new(ManualClock::new()), configure)
 }
 
 /// Starts an instance on an existing directory (a "restart" when one ran there before).
 pub fn start_in(
-    dir: TempDir,
+    dir: Arc<TempDir>,
     clock: Arc<ManualClock>,
     configure: impl FnOnce(Figment) -> Figment,
 ) -> TestApp {
     let figment = configure(figment(dir.path()));
     let rocket = gatehouse::rocket_with_clock(figment, clock.clone()).expect("gatehouse starts");
     let client = Client::untracked(rocket).expect("valid rocket");
+    let running = client.rocket().state::<App>().unwrap().db.backend().name();
+    let wanted = match backend() {
+        TestBackend::Sqlite => "sqlite",
+        TestBackend::Postgres => "postgres",
+    };
+    assert_eq!(running, wanted, "the test runs on the backend it claims");
     // Tokens minted in the second an instance starts are revalidated once (they might predate
     // it); step past that second so tests see the steady state.
     clock.advance(1);
@@ -74,15 +183,11 @@ impl TestApp {
     /// Stops this instance and starts another on the same data (keys, database); the browser
     /// keeps its cookies.
     pub fn restart(self) -> TestApp {
-        let TestApp {
-            client,
-            dir,
-            clock,
-            browser,
-        } = self;
-        drop(client);
-        let mut t = start_in(dir, clock, |f| f);
-        t.browser = browser;
+        let (dir, clock) = (self.dir.clone(), self.clock.clone());
+        let browser = std::mem::take(&mut *self.browser.cookies.borrow_mut());
+        drop(self);
+        let t = start_in(dir, clock, |f| f);
+        *t.browser.cookies.borrow_mut() = browser;
         t
     }
 
@@ -95,7 +200,7 @@ impl TestApp {
             client: Client::untracked(rocket).expect("valid rocket"),
             browser: Browser::default(),
             clock: self.clock.clone(),
-            dir: tempfile::tempdir().unwrap(),
+            dir: self.dir.clone(),
         }
     }
 
