@@ -427,4 +427,77 @@ backend_tests! {
             1
         );
     }
+
+    #[test]
+    fn export_and_import_move_users_without_password_resets() {
+        let t = start();
+        let (_old, export) = export_from_sqlite();
+        assert_eq!(export.lines().count(), 2);
+        assert!(!export.contains(PASSWORD));
+        let r = gatehouse(&t, &["import"], Some(&export));
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert!(r.stdout.contains("imported 2 user(s)"));
+        // Same passwords, same groups, same disabled state.
+        assert_eq!(t.login("mover", PASSWORD).status(), Status::SeeOther);
+        let r = t.get("/auth/verify");
+        assert_eq!(r.headers().get_one("Remote-Groups"), Some("staff"));
+        drop(r);
+        let other = Browser::default();
+        assert_eq!(other.login(&t, "imported", "imported from python").status(), Status::Unauthorized);
+        gatehouse(&t, &["user", "enable", "imported"], None);
+        assert_eq!(other.login(&t, "imported", "imported from python").status(), Status::SeeOther);
+        // A second import of the same users changes nothing and says why.
+        let r = gatehouse(&t, &["import"], Some(&export));
+        assert_eq!(r.code, 1);
+        assert!(r.stderr.contains("already exists"), "{}", r.stderr);
+        let list = gatehouse(&t, &["user", "list"], None);
+        assert!(list.stdout.contains("2 user(s)"));
+    }
+
+    #[test]
+    fn a_bad_export_imports_nothing() {
+        let t = start();
+        let (_old, export) = export_from_sqlite();
+        let mut lines: Vec<String> = export.lines().map(str::to_string).collect();
+        lines[1] = lines[1].replace("\"password_hash\":\"", "\"password_hash\":\"md5:");
+        let r = gatehouse(&t, &["import"], Some(&lines.join("\n")));
+        assert_eq!(r.code, 1);
+        assert!(r.stderr.contains("line 2") && r.stderr.contains("bcrypt"), "{}", r.stderr);
+        let r = gatehouse(&t, &["import"], Some("{not json\n"));
+        assert_eq!(r.code, 1);
+        assert!(r.stderr.contains("line 1"));
+        assert!(gatehouse(&t, &["user", "list"], None).stdout.contains("0 user(s)"), "all or nothing");
+    }
+}
+
+/// The same users, moved from a SQLite deployment to this test's backend.
+fn export_from_sqlite() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("old.db").display());
+    let run = |args: &[&str], stdin: Option<&str>| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+            .args(args)
+            .env("DATABASE_URL", &url)
+            .env("ROCKET_DATA_DIR", dir.path().join("data"))
+            .env("ROCKET_BCRYPT_COST", "4")
+            .env("ROCKET_PROFILE", "debug")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        if let Some(s) = stdin {
+            child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+        }
+        drop(child.stdin.take());
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    run(&["user", "add", "mover", "--email", "mover@example.com"], Some(&format!("{PASSWORD}\n")));
+    run(&["user", "add", "imported", "--email", "imp@example.com", "--bcrypt-hash", "$2b$04$5GZrLAhXtu5ZzS1/LkR/6.qiOOiWCuMJ5fpC2w7b1J5QopzQxCIDy"], None);
+    run(&["group", "add", "mover", "staff"], None);
+    run(&["user", "disable", "imported"], None);
+    let export = run(&["export"], None);
+    (dir, export)
 }

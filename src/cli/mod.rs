@@ -7,6 +7,7 @@ mod bans;
 mod groups;
 mod keys;
 mod sessions;
+mod transfer;
 mod users;
 
 use std::io::{BufRead, IsTerminal};
@@ -44,6 +45,10 @@ pub enum Command {
     /// List, rotate or retire signing keys.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Write every user (with password hash and groups) to stdout as JSON lines.
+    Export,
+    /// Add the users of an export read from stdin, all or nothing.
+    Import,
     /// Manage group membership (for forward-auth access rules).
     #[command(subcommand)]
     Group(groups::GroupCommand),
@@ -157,6 +162,8 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Sessions(cmd) => Context::open().and_then(|ctx| sessions::run(&ctx, cmd)),
         Command::Bans(cmd) => Context::open().and_then(|ctx| bans::run(&ctx, cmd)),
         Command::Keys(cmd) => Context::open().and_then(|ctx| keys::run_keys(&ctx, cmd)),
+        Command::Export => Context::open().and_then(|ctx| transfer::export(&ctx)),
+        Command::Import => Context::open().and_then(|ctx| transfer::import(&ctx)),
         Command::Group(cmd) => Context::open().and_then(|ctx| groups::run(&ctx, cmd)),
     };
     match result {

@@ -1,0 +1,121 @@
+//! `gatehouse export` / `gatehouse import`: users (with their password hashes and groups) as
+//! JSON lines, to move a deployment between databases (SQLite to PostgreSQL) without anyone
+//! resetting a password. Sessions are not moved: people sign in once more.
+
+use std::io::{BufRead, Write};
+
+use serde::{Deserialize, Serialize};
+
+use super::{Context, Failure, Outcome};
+use crate::auth::password;
+use crate::db::users::{self, User};
+use crate::db::{groups, write_tx};
+use crate::validate;
+
+/// One line of an export. The format is versioned by its field names; unknown fields are
+/// refused, so a newer export is never half-read.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportedUser {
+    pub id: String,
+    pub username: String,
+    pub email: String,
+    pub password_hash: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub disabled_at: Option<i64>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+pub fn export(ctx: &Context) -> Outcome {
+    let mut conn = ctx.conn()?;
+    let all = users::list(&mut conn)?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for u in &all {
+        let line = ExportedUser {
+            groups: groups::of_user(&mut conn, &u.id)?,
+            id: u.id.clone(),
+            username: u.username.clone(),
+            email: u.email.clone(),
+            password_hash: u.password_hash.clone(),
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+            disabled_at: u.disabled_at,
+        };
+        let json = serde_json::to_string(&line).map_err(Failure::env)?;
+        writeln!(out, "{json}").map_err(|e| Failure::env(format!("cannot write: {e}")))?;
+    }
+    eprintln!("exported {} user(s)", all.len());
+    Ok(())
+}
+
+fn check(n: usize, e: &ExportedUser) -> Result<User, Failure> {
+    let bad = |why: String| Failure::input(format!("line {n}: {why}"));
+    if !crate::auth::is_valid_id(&e.id) {
+        return Err(bad(format!("id {:?} is not a gatehouse id", e.id)));
+    }
+    let name = validate::username(&e.username).map_err(|w| bad(format!("username {:?}: {w}", e.username)))?;
+    let email = validate::email(&e.email).map_err(|w| bad(format!("email {:?}: {w}", e.email)))?;
+    let ours = e.password_hash.strip_prefix("bcrypt-sha384$").is_some_and(password::is_plain_bcrypt);
+    if !ours && !password::is_plain_bcrypt(&e.password_hash) {
+        return Err(bad("password_hash is not a bcrypt hash".into()));
+    }
+    if let Some(g) = e.groups.iter().find(|g| !groups::valid_name(g)) {
+        return Err(bad(format!("group {g:?} is not a valid name")));
+    }
+    let mut user = User::new(&name, &email, e.password_hash.clone(), e.created_at);
+    user.id = e.id.clone();
+    user.updated_at = e.updated_at;
+    user.disabled_at = e.disabled_at;
+    Ok(user)
+}
+
+/// Reads an export from stdin and adds every user in one transaction: all or nothing.
+pub fn import(ctx: &Context) -> Outcome {
+    let stdin = std::io::stdin();
+    let mut parsed = Vec::new();
+    for (i, line) in stdin.lock().lines().enumerate() {
+        let n = i + 1;
+        let line = line.map_err(|e| Failure::env(format!("cannot read stdin: {e}")))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let e: ExportedUser = serde_json::from_str(&line)
+            .map_err(|err| Failure::input(format!("line {n}: not an exported user: {err}")))?;
+        parsed.push((n, check(n, &e)?, e.groups));
+    }
+    let mut conn = ctx.conn()?;
+    let now = ctx.now();
+    let result = write_tx(&mut conn, |c| {
+        for (n, user, user_groups) in &parsed {
+            let taken = users::find_by_id(c, &user.id)?.is_some()
+                || users::username_taken(c, &user.username_key)?
+                || users::email_taken(c, &user.email_key)?;
+            if taken {
+                return Ok(Err(Failure::input(format!(
+                    "line {n}: {} ({}) already exists here; nothing was imported",
+                    user.username, user.email
+                ))));
+            }
+            users::insert(c, user)?;
+            for g in user_groups {
+                groups::add(c, &user.id, g, now)?;
+            }
+        }
+        Ok::<_, diesel::result::Error>(Ok(()))
+    });
+    match result {
+        Ok(Ok(())) => {
+            println!("imported {} user(s)", parsed.len());
+            Ok(())
+        }
+        Ok(Err(f)) => Err(f),
+        Err(e) if crate::db::is_unique_violation(&e) => Err(Failure::input(
+            "the export names the same user twice; nothing was imported",
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
