@@ -90,15 +90,24 @@ impl AppError {
     }
 }
 
+/// The database is not there, or (SQLite) so busy that a writer waited out `busy_timeout`:
+/// either way a 503 to retry, not a 500.
 fn is_connection_error(e: &diesel::result::Error) -> bool {
     use diesel::result::{DatabaseErrorKind, Error};
-    matches!(
-        e,
+    match e {
         Error::DatabaseError(
             DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
-            _
-        )
-    )
+            _,
+        ) => true,
+        Error::DatabaseError(_, info) => {
+            let m = info.message();
+            m.contains("database is locked")
+                || m.contains("database table is locked")
+                || m.contains("terminating connection")
+                || m.contains("server closed the connection")
+        }
+        _ => false,
+    }
 }
 
 impl<'r> Responder<'r, 'static> for AppError {
