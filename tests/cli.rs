@@ -491,11 +491,29 @@ fn export_from_sqlite() -> (tempfile::TempDir, String) {
         }
         drop(child.stdin.take());
         let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     };
-    run(&["user", "add", "mover", "--email", "mover@example.com"], Some(&format!("{PASSWORD}\n")));
-    run(&["user", "add", "imported", "--email", "imp@example.com", "--bcrypt-hash", "$2b$04$5GZrLAhXtu5ZzS1/LkR/6.qiOOiWCuMJ5fpC2w7b1J5QopzQxCIDy"], None);
+    run(
+        &["user", "add", "mover", "--email", "mover@example.com"],
+        Some(&format!("{PASSWORD}\n")),
+    );
+    run(
+        &[
+            "user",
+            "add",
+            "imported",
+            "--email",
+            "imp@example.com",
+            "--bcrypt-hash",
+            "$2b$04$5GZrLAhXtu5ZzS1/LkR/6.qiOOiWCuMJ5fpC2w7b1J5QopzQxCIDy",
+        ],
+        None,
+    );
     run(&["group", "add", "mover", "staff"], None);
     run(&["user", "disable", "imported"], None);
     let export = run(&["export"], None);

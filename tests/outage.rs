@@ -23,7 +23,11 @@ struct Relay {
 
 impl Relay {
     fn start(target: &str) -> Relay {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let relay = Relay {
             port,
             target: target.to_string(),
@@ -44,7 +48,9 @@ impl Relay {
                 match listener.accept() {
                     Ok((client, _)) => {
                         client.set_nonblocking(false).unwrap();
-                        let Ok(server) = TcpStream::connect(&target) else { continue };
+                        let Ok(server) = TcpStream::connect(&target) else {
+                            continue;
+                        };
                         for s in [&client, &server] {
                             conns.lock().unwrap().push(s.try_clone().unwrap());
                         }
@@ -84,15 +90,27 @@ fn postgres_outage_gives_503_and_the_app_recovers() {
     with_backend(TestBackend::Postgres, || {
         let base = postgres_url().unwrap();
         // postgres://user@HOST:PORT/db... -> HOST:PORT
-        let host_port = base.split('@').nth(1).unwrap().split('/').next().unwrap().to_string();
+        let host_port = base
+            .split('@')
+            .nth(1)
+            .unwrap()
+            .split('/')
+            .next()
+            .unwrap()
+            .to_string();
         let relay = Relay::start(&host_port);
         let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
-        let url = database_url(dir.path()).replace(&host_port, &format!("127.0.0.1:{}", relay.port));
-        let t = start_in(dir, std::sync::Arc::new(gatehouse::clock::ManualClock::new()), |f| {
-            f.merge(("database_url", url.clone()))
-                .merge(("db_connect_timeout", 1))
-                .merge(("db_pool_size", 4))
-        });
+        let url =
+            database_url(dir.path()).replace(&host_port, &format!("127.0.0.1:{}", relay.port));
+        let t = start_in(
+            dir,
+            std::sync::Arc::new(gatehouse::clock::ManualClock::new()),
+            |f| {
+                f.merge(("database_url", url.clone()))
+                    .merge(("db_connect_timeout", 1))
+                    .merge(("db_pool_size", 4))
+            },
+        );
         t.signed_up("otto");
         assert_eq!(t.get("/healthz").status(), Status::Ok);
 
@@ -108,7 +126,10 @@ fn postgres_outage_gives_503_and_the_app_recovers() {
         assert!(r.into_string().unwrap().contains("Temporarily unavailable"));
         // Sign-in needs the database too: 503, not 500 and not "wrong password".
         let other = Browser::default();
-        assert_eq!(other.login(&t, "otto", PASSWORD).status(), Status::ServiceUnavailable);
+        assert_eq!(
+            other.login(&t, "otto", PASSWORD).status(),
+            Status::ServiceUnavailable
+        );
 
         relay.restore();
         // Connections that died with the outage are re-checked before reuse: no 5xx after.

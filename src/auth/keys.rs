@@ -479,11 +479,17 @@ pub fn generate(dir: &Path, alg: Alg, now: i64) -> Result<PathBuf, KeyError> {
             created += 1;
             continue;
         }
-        write_private_file(&path, contents.as_bytes()).map_err(|source| KeyError::Write {
-            path: path.clone(),
-            source,
-        })?;
-        return Ok(path);
+        match write_private_file(&path, contents.as_bytes()) {
+            Ok(()) => return Ok(path),
+            // Another instance sharing data_dir made a key in the same second.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => created += 1,
+            Err(source) => {
+                return Err(KeyError::Write {
+                    path: path.clone(),
+                    source,
+                })
+            }
+        }
     }
 }
 

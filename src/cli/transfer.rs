@@ -56,9 +56,13 @@ fn check(n: usize, e: &ExportedUser) -> Result<User, Failure> {
     if !crate::auth::is_valid_id(&e.id) {
         return Err(bad(format!("id {:?} is not a gatehouse id", e.id)));
     }
-    let name = validate::username(&e.username).map_err(|w| bad(format!("username {:?}: {w}", e.username)))?;
+    let name = validate::username(&e.username)
+        .map_err(|w| bad(format!("username {:?}: {w}", e.username)))?;
     let email = validate::email(&e.email).map_err(|w| bad(format!("email {:?}: {w}", e.email)))?;
-    let ours = e.password_hash.strip_prefix("bcrypt-sha384$").is_some_and(password::is_plain_bcrypt);
+    let ours = e
+        .password_hash
+        .strip_prefix("bcrypt-sha384$")
+        .is_some_and(password::is_plain_bcrypt);
     if !ours && !password::is_plain_bcrypt(&e.password_hash) {
         return Err(bad("password_hash is not a bcrypt hash".into()));
     }
@@ -118,4 +122,3 @@ pub fn import(ctx: &Context) -> Outcome {
         Err(e) => Err(e.into()),
     }
 }
-

@@ -2,6 +2,8 @@
 //! and clock), plus helpers that drive the HTML forms the way a browser does.
 #![allow(dead_code)]
 
+pub mod net;
+
 use std::sync::Arc;
 
 use figment::Figment;

@@ -1,0 +1,201 @@
+//! Two gatehouse processes on one PostgreSQL database behind a real nginx, round-robin on
+//! loopback: sessions, revocations and bans are shared; killing one loses no session.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use common::net::*;
+use common::*;
+
+fn form(np: u16, path: &str, jar: &Jar, fields: &[(&str, &str)]) -> Reply {
+    let origin = format!("http://127.0.0.1:{np}");
+    http(
+        np,
+        "POST",
+        &format!("127.0.0.1:{np}"),
+        path,
+        &[
+            ("Cookie", &jar.header()),
+            ("Origin", &origin),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        Some(&encode(fields)),
+    )
+}
+
+fn get(np: u16, path: &str, jar: &Jar) -> Reply {
+    http(
+        np,
+        "GET",
+        &format!("127.0.0.1:{np}"),
+        path,
+        &[("Cookie", &jar.header())],
+        None,
+    )
+}
+
+fn csrf(np: u16, page: &str, jar: &mut Jar) -> String {
+    let r = get(np, page, jar);
+    jar.take(&r);
+    field_value(&r.body, "csrf_token").unwrap_or_else(|| panic!("{page}: {}", r.body))
+}
+
+#[test]
+fn two_instances_behind_nginx_share_sessions_revocations_and_bans() {
+    with_backend(TestBackend::Postgres, || {
+        let dir = tempfile::tempdir().unwrap();
+        let (np, g1, g2) = (free_port(), free_port(), free_port());
+        let env = [
+            ("ROCKET_PUBLIC_ORIGIN", format!("http://127.0.0.1:{np}")),
+            ("ROCKET_SESSION_REVALIDATE_INTERVAL", "1".to_string()),
+            ("ROCKET_TRUSTED_PROXIES", "[\"127.0.0.1\"]".to_string()),
+        ];
+        let mut a = Some(start_gatehouse(dir.path(), g1, &env));
+        let _b = start_gatehouse(dir.path(), g2, &env);
+        let servers = format!(
+            "upstream gatehouse {{ server 127.0.0.1:{g1} max_fails=1 fail_timeout=30s; server 127.0.0.1:{g2} max_fails=1 fail_timeout=30s; }}\n\
+             server {{ listen 127.0.0.1:{np};\n  location / {{\n    proxy_pass http://gatehouse;\n    \
+             proxy_next_upstream error timeout;\n    proxy_set_header Host $host;\n    \
+             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n    \
+             add_header X-Upstream $upstream_addr always;\n  }}\n}}"
+        );
+        let _nginx = start_nginx(dir.path(), &servers, np);
+        let upstreams = |replies: &[Reply]| -> BTreeSet<String> {
+            replies
+                .iter()
+                .filter_map(|r| r.header("X-Upstream").map(str::to_string))
+                .collect()
+        };
+
+        // Register and sign in through the balancer: every request alternates, all signed in.
+        let mut jar = Jar::default();
+        let token = csrf(np, "/register", &mut jar);
+        let r = form(
+            np,
+            "/register",
+            &jar,
+            &[
+                ("username", "ana"),
+                ("email", "ana@example.com"),
+                ("password", PASSWORD),
+                ("password_confirm", PASSWORD),
+                ("csrf_token", &token),
+            ],
+        );
+        assert_eq!(r.status, 303, "{}", r.body);
+        jar.take(&r);
+        let pages: Vec<Reply> = (0..6).map(|_| get(np, "/dashboard", &jar)).collect();
+        assert!(pages
+            .iter()
+            .all(|p| p.status == 200 && p.body.contains("data-testid=\"username\">ana<")));
+        assert_eq!(
+            upstreams(&pages).len(),
+            2,
+            "both instances served the session"
+        );
+        // Forms rendered by one instance post fine to the other (shared keys).
+        let token = csrf(np, "/account", &mut jar);
+        let r = form(
+            np,
+            "/account/sessions/revoke-others",
+            &jar,
+            &[("csrf_token", &token)],
+        );
+        assert_eq!(r.status, 303);
+
+        // Logout on one instance: the other refuses the old cookie within the interval.
+        let stolen = jar.header();
+        let token = csrf(np, "/dashboard", &mut jar);
+        let r = form(np, "/logout", &jar, &[("csrf_token", &token)]);
+        assert_eq!(r.status, 303);
+        std::thread::sleep(Duration::from_millis(2100));
+        let replays: Vec<Reply> = (0..4)
+            .map(|_| {
+                http(
+                    np,
+                    "GET",
+                    &format!("127.0.0.1:{np}"),
+                    "/dashboard",
+                    &[("Cookie", &stolen)],
+                    None,
+                )
+            })
+            .collect();
+        assert!(
+            replays.iter().all(|r| r.status == 303),
+            "{:?}",
+            replays.iter().map(|r| r.status).collect::<Vec<_>>()
+        );
+        assert_eq!(upstreams(&replays).len(), 2);
+
+        // Failed sign-ins count across instances: five, alternating, ban the account.
+        let mut stranger = Jar::default();
+        // One form token (any instance accepts it), five posts: they alternate.
+        let token = csrf(np, "/login", &mut stranger);
+        let tries: Vec<Reply> = (0..5)
+            .map(|_| {
+                form(
+                    np,
+                    "/login",
+                    &stranger,
+                    &[
+                        ("username", "ana"),
+                        ("password", "not the password"),
+                        ("csrf_token", &token),
+                    ],
+                )
+            })
+            .collect();
+        assert!(tries.iter().all(|r| r.status == 401));
+        assert_eq!(
+            upstreams(&tries).len(),
+            2,
+            "failures landed on both instances"
+        );
+        for _ in 0..2 {
+            let token = csrf(np, "/login", &mut stranger);
+            let r = form(
+                np,
+                "/login",
+                &stranger,
+                &[
+                    ("username", "ana"),
+                    ("password", PASSWORD),
+                    ("csrf_token", &token),
+                ],
+            );
+            assert_eq!(r.status, 401, "banned on {:?}", r.header("X-Upstream"));
+        }
+
+        // Sign in again (this browser has a device cookie, so the ban does not lock it out),
+        // then kill one instance: the other serves the session.
+        let token = csrf(np, "/login", &mut jar);
+        let r = form(
+            np,
+            "/login",
+            &jar,
+            &[
+                ("username", "ana"),
+                ("password", PASSWORD),
+                ("csrf_token", &token),
+            ],
+        );
+        assert_eq!(r.status, 303, "{}", r.body);
+        jar.take(&r);
+        drop(a.take());
+        let after: Vec<Reply> = (0..4).map(|_| get(np, "/dashboard", &jar)).collect();
+        assert!(
+            after.iter().all(|p| p.status == 200),
+            "{:?}",
+            after.iter().map(|r| r.status).collect::<Vec<_>>()
+        );
+        // nginx may try the dead one first; the survivor is the one that answers.
+        let survivor = format!("127.0.0.1:{g2}");
+        assert!(after
+            .iter()
+            .all(|r| r.header("X-Upstream").unwrap().ends_with(&survivor)));
+        drop_schema(dir.path());
+    });
+}
