@@ -152,20 +152,22 @@ pub fn recent_for_user(
         .load(conn)
 }
 
-/// What an event means, in words for its user.
-pub fn describe(event: &str, reason: &str) -> String {
+/// The message key for what an event means to its user.
+pub fn describe(event: &str, reason: &str) -> &'static str {
     match (event, reason) {
-        ("registered", _) => "Account created".into(),
-        ("login_succeeded", _) => "Signed in".into(),
-        ("login_failed", "wrong current password") => "Wrong current password entered".into(),
-        ("login_failed", _) => "Failed sign-in attempt".into(),
-        ("login_throttled", _) => "Sign-in blocked after too many failures".into(),
-        ("logout", _) => "Signed out".into(),
-        ("session_revoked", "all other devices") => "Signed out all other devices".into(),
-        ("session_revoked", _) => "Signed out a device".into(),
-        ("password_changed", _) => "Password changed".into(),
-        ("account_disabled", _) => "Account disabled by an administrator".into(),
-        ("account_enabled", _) => "Account enabled by an administrator".into(),
-        (other, _) => other.replace('_', " "),
+        ("registered", _) => "event-registered",
+        ("login_succeeded", _) => "event-login-succeeded",
+        ("login_failed", "wrong current password") => "event-wrong-current-password",
+        ("login_failed", _) => "event-login-failed",
+        ("login_throttled", _) => "event-login-throttled",
+        ("logout", _) => "event-logout",
+        ("session_revoked", "all other devices") => "event-session-revoked-all",
+        ("session_revoked", _) => "event-session-revoked",
+        ("password_changed", _) => "event-password-changed",
+        ("account_disabled", _) => "event-account-disabled",
+        ("account_enabled", _) => "event-account-enabled",
+        ("account_deleted", _) => "event-account-deleted",
+        ("bans_cleared", _) => "event-bans-cleared",
+        _ => "event-other",
     }
 }

@@ -50,16 +50,12 @@ impl AppError {
         }
     }
 
-    /// What the page may say beyond the status' own text. Never internals.
-    pub fn detail(&self) -> Option<String> {
+    /// The message key of what the page may say beyond the status' own text. Never internals.
+    pub fn detail(&self) -> Option<&'static str> {
         match self {
-            AppError::Forbidden(why) => Some((*why).to_string()),
-            AppError::UnsupportedMediaType => {
-                Some("Forms must be sent as application/x-www-form-urlencoded.".into())
-            }
-            AppError::Busy { .. } => {
-                Some("Too many sign-ins are being processed right now.".into())
-            }
+            AppError::Forbidden(key) => Some(key),
+            AppError::UnsupportedMediaType => Some("error-form-type"),
+            AppError::Busy { .. } => Some("error-busy"),
             _ => None,
         }
     }

@@ -1,5 +1,5 @@
 //! Usernames and emails (SECURITY-BAR IV-3): what is accepted, and the keys that make them
-//! unique.
+//! unique. Refusals are message keys of the catalogs in `locales/`.
 
 use unicode_normalization::UnicodeNormalization;
 use unicode_security::MixedScript;
@@ -22,22 +22,22 @@ pub fn username(input: &str) -> Result<Username, &'static str> {
     let display: String = input.trim().nfkc().collect();
     let len = display.chars().count();
     if len < USERNAME_MIN {
-        return Err("Use at least 3 characters.");
+        return Err("error-username-short");
     }
     if len > USERNAME_MAX {
-        return Err("Use at most 32 characters.");
+        return Err("error-username-long");
     }
     if !display
         .chars()
         .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-'))
     {
-        return Err("Use only letters, digits, dots, dashes and underscores.");
+        return Err("error-username-chars");
     }
     if !display.chars().any(char::is_alphanumeric) {
-        return Err("Include at least one letter or digit.");
+        return Err("error-username-no-alnum");
     }
     if !display.as_str().is_single_script() {
-        return Err("Use letters from one script only (lookalike letters are not allowed).");
+        return Err("error-username-mixed-script");
     }
     Ok(Username {
         key: username_key(&display),
@@ -64,14 +64,14 @@ pub struct Email {
 pub fn email(input: &str) -> Result<Email, &'static str> {
     let input = input.trim();
     if input.is_empty() {
-        return Err("Enter your email address.");
+        return Err("error-email-empty");
     }
     if input.chars().count() > EMAIL_MAX {
-        return Err("Use at most 254 characters.");
+        return Err("error-email-long");
     }
     let mut parts = input.split('@');
     let (Some(local), Some(domain), None) = (parts.next(), parts.next(), parts.next()) else {
-        return Err("Enter an address like name@example.com.");
+        return Err("error-email-invalid");
     };
     let local_ok = !local.is_empty()
         && local.chars().count() <= 64
@@ -92,7 +92,7 @@ pub fn email(input: &str) -> Result<Email, &'static str> {
                 && l.chars().all(|c| c.is_alphanumeric() || c == '-')
         });
     if !local_ok || !domain_ok {
-        return Err("Enter an address like name@example.com.");
+        return Err("error-email-invalid");
     }
     let address = format!("{local}@{domain}");
     Ok(Email {

@@ -64,7 +64,11 @@ backend_tests! {
             assert!(body.contains("autocomplete=\"username\""));
             assert!(!body.contains("onpaste"));
             // No inline script or style anywhere.
-            assert!(!body.contains("<script"), "{uri} has a script tag");
+            // Scripts only from our own files, never inline.
+            for tag in body.split("<script").skip(1) {
+                let tag = tag.split("</script>").next().unwrap();
+                assert!(tag.starts_with(" src=\"") && tag.ends_with("defer>"), "{uri}: inline script {tag}");
+            }
             assert!(!body.contains("style=\""), "{uri} has inline style");
             assert!(!body.contains("<style"), "{uri} has a style element");
         }

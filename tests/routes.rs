@@ -14,6 +14,7 @@ const PUBLIC: &[&str] = &[
     "/healthz",
     "/favicon.ico",
     "/static/<name>",
+    "/language/<code>",
 ];
 
 fn concrete(path: &str) -> String {

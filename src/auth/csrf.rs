@@ -185,16 +185,11 @@ impl<T> std::ops::Deref for CsrfForm<T> {
 /// CS-3: a cross-site `Sec-Fetch-Site`, or an `Origin` other than ours, is refused.
 pub fn check_origin(req: &Request<'_>, public_origin: &str) -> Result<(), AppError> {
     if req.headers().get_one("Sec-Fetch-Site") == Some("cross-site") {
-        return Err(AppError::Forbidden(
-            "This form was sent from another site, so it was refused.",
-        ));
+        return Err(AppError::Forbidden("error-cross-site"));
     }
     if let Some(origin) = req.headers().get_one("Origin") {
         if !origin.eq_ignore_ascii_case(public_origin) {
-            return Err(AppError::Forbidden(
-                "This form was sent from another origin than this site's, so it was refused. \
-                 Open the site at its configured address (public_origin) and try again.",
-            ));
+            return Err(AppError::Forbidden("error-cross-origin"));
         }
     }
     Ok(())
@@ -261,10 +256,7 @@ where
             .cookies()
             .get(app.settings.csrf_cookie_name())
             .map(|c| c.value().to_string())
-            .ok_or(AppError::Forbidden(
-                "Your browser did not send this site's security cookie. \
-                 Allow cookies for this site, reload the page and try again.",
-            ))?,
+            .ok_or(AppError::Forbidden("error-no-csrf-cookie"))?,
         Binding::Session => match req.guard::<AuthUser>().await {
             Outcome::Success(u) => {
                 let sid = u.claims.sid.clone();
@@ -281,10 +273,7 @@ where
         _ => "",
     };
     if !app.csrf.verify(T::BINDING, &bound_to, token) {
-        return Err(AppError::Forbidden(
-            "This form has expired or did not come from this site. \
-             Go back, reload the page and try again.",
-        ));
+        return Err(AppError::Forbidden("error-csrf"));
     }
     let values = fields.iter().map(|(name, value)| ValueField {
         name: NameView::new(name.as_str()),

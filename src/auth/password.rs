@@ -9,6 +9,7 @@ use base64::Engine;
 use rocket::tokio::sync::{OnceCell, Semaphore};
 
 use crate::error::AppError;
+use crate::web::i18n::Lang;
 
 pub const MIN_LEN: usize = 8;
 pub const MAX_LEN: usize = 128;
@@ -19,7 +20,7 @@ pub const SITE_NAME: &str = "gatehouse";
 /// plain `$2b$` hashes imported from other systems.
 const SCHEME: &str = "bcrypt-sha384$";
 
-/// Why a password is refused, in words for the user.
+/// Why a password is refused. `Display` is English (the CLI); pages use [`Self::message`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PasswordProblem {
     #[error("Use at least {MIN_LEN} characters.")]
@@ -28,8 +29,91 @@ pub enum PasswordProblem {
     TooLong,
     #[error("Passwords cannot contain control characters.")]
     ControlCharacter,
-    #[error("This password is too easy to guess. {0}")]
-    TooWeak(String),
+    #[error("This password is too easy to guess.")]
+    TooWeak(Advice),
+}
+
+/// What the strength estimate suggests, as a message key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Advice(pub &'static str);
+
+impl PasswordProblem {
+    /// The refusal in the user's language, with the estimate's advice.
+    pub fn message(&self, lang: Lang) -> String {
+        match self {
+            PasswordProblem::TooShort => {
+                lang.t_args("error-password-short", &[("min", (MIN_LEN as f64).into())])
+            }
+            PasswordProblem::TooLong => {
+                lang.t_args("error-password-long", &[("max", (MAX_LEN as f64).into())])
+            }
+            PasswordProblem::ControlCharacter => lang.t("error-password-control"),
+            PasswordProblem::TooWeak(advice) => lang.t_args(
+                "error-password-weak",
+                &[("advice", lang.t(advice.0).into())],
+            ),
+        }
+    }
+}
+
+/// The strength estimate: zxcvbn's score (0-4) and its advice, knowing the user's name, email
+/// and the site's name.
+pub fn estimate(password: &str, username: &str, email: &str) -> (u8, Option<Advice>) {
+    let local_part = email.split('@').next().unwrap_or("");
+    let entropy = zxcvbn::zxcvbn(password, &[username, email, local_part, SITE_NAME]);
+    let advice = entropy.feedback().and_then(|f| {
+        f.warning()
+            .map(warning_key)
+            .or_else(|| f.suggestions().first().map(|s| suggestion_key(*s)))
+    });
+    let personal = [username, local_part, SITE_NAME]
+        .iter()
+        .any(|w| w.chars().count() >= 3 && password.to_lowercase().contains(&w.to_lowercase()));
+    let advice = match advice {
+        Some(a) => Some(a),
+        None if personal => Some(Advice("advice-personal")),
+        None => None,
+    };
+    (entropy.score() as u8, advice)
+}
+
+fn warning_key(w: zxcvbn::feedback::Warning) -> Advice {
+    use zxcvbn::feedback::Warning::*;
+    Advice(match w {
+        StraightRowsOfKeysAreEasyToGuess => "advice-straight-row",
+        ShortKeyboardPatternsAreEasyToGuess => "advice-short-pattern",
+        RepeatsLikeAaaAreEasyToGuess => "advice-repeats-simple",
+        RepeatsLikeAbcAbcAreOnlySlightlyHarderToGuess => "advice-repeats-complex",
+        ThisIsATop10Password => "advice-top10",
+        ThisIsATop100Password => "advice-top100",
+        ThisIsACommonPassword => "advice-common",
+        ThisIsSimilarToACommonlyUsedPassword => "advice-similar-common",
+        SequencesLikeAbcAreEasyToGuess => "advice-sequences",
+        RecentYearsAreEasyToGuess => "advice-recent-years",
+        AWordByItselfIsEasyToGuess => "advice-word",
+        DatesAreOftenEasyToGuess => "advice-dates",
+        NamesAndSurnamesByThemselvesAreEasyToGuess => "advice-names",
+        CommonNamesAndSurnamesAreEasyToGuess => "advice-common-names",
+    })
+}
+
+fn suggestion_key(s: zxcvbn::feedback::Suggestion) -> Advice {
+    use zxcvbn::feedback::Suggestion::*;
+    Advice(match s {
+        UseAFewWordsAvoidCommonPhrases => "advice-add-words",
+        NoNeedForSymbolsDigitsOrUppercaseLetters => "advice-no-symbols",
+        AddAnotherWordOrTwo => "advice-default",
+        CapitalizationDoesntHelpVeryMuch => "advice-caps",
+        AllUppercaseIsAlmostAsEasyToGuessAsAllLowercase => "advice-all-caps",
+        ReversedWordsArentMuchHarderToGuess => "advice-reversed",
+        PredictableSubstitutionsDontHelpVeryMuch => "advice-substitutions",
+        UseALongerKeyboardPatternWithMoreTurns => "advice-longer-pattern",
+        AvoidRepeatedWordsAndCharacters => "advice-avoid-repeats",
+        AvoidSequences => "advice-avoid-sequences",
+        AvoidRecentYears => "advice-avoid-years",
+        AvoidYearsThatAreAssociatedWithYou => "advice-avoid-years",
+        AvoidDatesAndYearsThatAreAssociatedWithYou => "advice-avoid-dates",
+    })
 }
 
 /// PW-1, PW-3, PW-4: length in code points, no control characters, a strength estimate that
@@ -45,18 +129,11 @@ pub fn check_policy(password: &str, username: &str, email: &str) -> Result<(), P
     if password.chars().any(char::is_control) {
         return Err(PasswordProblem::ControlCharacter);
     }
-    let local_part = email.split('@').next().unwrap_or("");
-    let estimate = zxcvbn::zxcvbn(password, &[username, email, local_part, SITE_NAME]);
-    if estimate.score() < zxcvbn::Score::Three {
-        let advice = estimate
-            .feedback()
-            .and_then(|f| {
-                f.warning()
-                    .map(|w| w.to_string())
-                    .or_else(|| f.suggestions().first().map(|s| s.to_string()))
-            })
-            .unwrap_or_else(|| "Add another word or two.".to_string());
-        return Err(PasswordProblem::TooWeak(advice));
+    let (score, advice) = estimate(password, username, email);
+    if score < 3 {
+        return Err(PasswordProblem::TooWeak(
+            advice.unwrap_or(Advice("advice-default")),
+        ));
     }
     Ok(())
 }
@@ -285,8 +362,18 @@ mod tests {
     fn weak_and_personal_passwords_are_refused_with_a_reason() {
         let e = check_policy("password1", "u", "u@x.io").unwrap_err();
         assert!(
-            matches!(e, PasswordProblem::TooWeak(ref r) if !r.is_empty()),
+            matches!(e, PasswordProblem::TooWeak(Advice(k)) if k.starts_with("advice-")),
             "{e:?}"
+        );
+        let english = e.message(Lang::En);
+        assert!(
+            english.starts_with("This password is too easy to guess. ") && english.len() > 40,
+            "{english}"
+        );
+        assert!(
+            e.message(Lang::Ko).starts_with("너무 쉽게"),
+            "{}",
+            e.message(Lang::Ko)
         );
         assert!(check_policy("gatehouse2024", "u", "u@x.io").is_err());
         assert!(check_policy("marguerite1987", "marguerite1987", "m@x.io").is_err());

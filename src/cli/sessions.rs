@@ -41,7 +41,10 @@ pub fn run(ctx: &Context, cmd: SessionsCommand) -> Outcome {
                 println!(
                     "{:<24} {:<40} {:<20} {:<10} {:<10}",
                     s.id,
-                    crate::routes::account::describe_device(&s.user_agent),
+                    crate::routes::account::describe_device(
+                        &s.user_agent,
+                        crate::web::i18n::Lang::En
+                    ),
                     s.client_ip,
                     format!("{}s", now - s.created_at),
                     format!("{}s", now - s.last_seen_at),

@@ -11,7 +11,7 @@ use crate::audit::{self, Event};
 use crate::auth::csrf::{Binding, CsrfForm, CsrfProtected};
 use crate::auth::device;
 use crate::auth::guard::AuthUser;
-use crate::auth::password::check_policy;
+use crate::auth::password::{check_policy, estimate};
 use crate::auth::session;
 use crate::auth::throttle::{BanKind, Counting};
 use crate::db::sessions::{self, Session};
@@ -19,7 +19,8 @@ use crate::db::users::{self, User};
 use crate::db::write_tx;
 use crate::error::AppError;
 use crate::web::client_ip::ClientIp;
-use crate::web::page::{Ctx, Page};
+use crate::web::i18n::Lang;
+use crate::web::page::{error_list, Ctx, FieldErrors, Page};
 use crate::App;
 
 macro_rules! session_form {
@@ -48,10 +49,8 @@ session_form!(PasswordForm {
 session_form!(DeleteForm { current_password });
 session_form!(TokenOnly {});
 
-type FieldErrors = BTreeMap<&'static str, String>;
 static NO_ERRORS: FieldErrors = BTreeMap::new();
 
-const WRONG_CURRENT: &str = "Your current password is not correct.";
 const RECENT_EVENTS: i64 = 20;
 
 fn signed_in(form: &CsrfForm<impl CsrfProtected>) -> Result<AuthUser, AppError> {
@@ -73,6 +72,7 @@ async fn account_page(
     status: Status,
     password_errors: &FieldErrors,
     delete_errors: &FieldErrors,
+    strength: Option<u8>,
 ) -> Result<Page, AppError> {
     let id = user.user_id().to_string();
     let (profile, events) = app
@@ -83,6 +83,14 @@ async fn account_page(
             Ok((profile, events))
         })
         .await?;
+    let mut list = error_list(
+        password_errors,
+        &["current_password", "new_password", "new_password_confirm"],
+    );
+    // The delete form's password field has its own id.
+    if let (Some(array), Some(m)) = (list.as_array_mut(), delete_errors.get("current_password")) {
+        array.push(json!({"field": "delete_password", "message": m}));
+    }
     Ok(ctx.page(
         "account",
         status,
@@ -96,12 +104,14 @@ async fn account_page(
             },
             "events": events.iter().map(|e| json!({
                 "at": e.created_at,
-                "what": audit::describe(&e.event, &e.reason),
+                "what": ctx.lang.t(audit::describe(&e.event, &e.reason)),
                 "ip": e.client_ip,
                 "failed": e.event == Event::LoginFailed.as_str() || e.event == Event::LoginThrottled.as_str(),
             })).collect::<Vec<_>>(),
             "password_errors": password_errors,
             "delete_errors": delete_errors,
+            "error_list": list,
+            "strength": strength,
         }),
     ))
 }
@@ -115,6 +125,7 @@ async fn account(app: &State<App>, user: AuthUser, ctx: Ctx) -> Result<Page, App
         Status::Ok,
         &FieldErrors::new(),
         &FieldErrors::new(),
+        None,
     )
     .await
 }
@@ -191,7 +202,7 @@ async fn change_password(
     let mut errors = FieldErrors::new();
     let Some(profile) = check_current_password(app, jar, ip, &user, &f.current_password).await?
     else {
-        errors.insert("current_password", WRONG_CURRENT.into());
+        errors.insert("current_password", ctx.lang.t("account-wrong-current"));
         let page = account_page(
             app,
             &ctx,
@@ -199,20 +210,22 @@ async fn change_password(
             Status::UnprocessableEntity,
             &errors,
             &NO_ERRORS,
+            None,
         );
         return Ok(Either::Right(page.await?));
     };
     if let Err(problem) = check_policy(&f.new_password, &profile.username, &profile.email) {
-        errors.insert("new_password", problem.to_string());
+        errors.insert("new_password", problem.message(ctx.lang));
     } else if f.new_password != f.new_password_confirm {
-        errors.insert("new_password_confirm", "The passwords do not match.".into());
-    } else if f.new_password == f.current_password {
         errors.insert(
-            "new_password",
-            "Choose a password different from the current one.".into(),
+            "new_password_confirm",
+            ctx.lang.t("error-password-mismatch"),
         );
+    } else if f.new_password == f.current_password {
+        errors.insert("new_password", ctx.lang.t("account-same-password"));
     }
     if !errors.is_empty() {
+        let strength = estimate(&f.new_password, &profile.username, &profile.email).0;
         let page = account_page(
             app,
             &ctx,
@@ -220,6 +233,7 @@ async fn change_password(
             Status::UnprocessableEntity,
             &errors,
             &NO_ERRORS,
+            Some(strength),
         );
         return Ok(Either::Right(page.await?));
     }
@@ -266,14 +280,15 @@ async fn change_password(
         Some(&current.id),
     )
     .await;
-    let others = match ended.len() {
-        0 => String::new(),
-        1 => " Your other signed-in device was signed out.".to_string(),
-        n => format!(" Your {n} other signed-in devices were signed out."),
-    };
+    let others = ctx.lang.t_args(
+        "account-others-signed-out",
+        &[("count", (ended.len() as f64).into())],
+    );
     Ok(Either::Left(Flash::success(
         Redirect::to("/account"),
-        format!("Your password was changed.{others}"),
+        format!("{} {others}", ctx.lang.t("account-password-changed"))
+            .trim_end()
+            .to_string(),
     )))
 }
 
@@ -290,7 +305,7 @@ async fn delete_account(
     let Some(profile) = check_current_password(app, jar, ip, &user, &f.current_password).await?
     else {
         let mut errors = FieldErrors::new();
-        errors.insert("current_password", WRONG_CURRENT.into());
+        errors.insert("current_password", ctx.lang.t("account-wrong-current"));
         let page = account_page(
             app,
             &ctx,
@@ -298,6 +313,7 @@ async fn delete_account(
             Status::UnprocessableEntity,
             &NO_ERRORS,
             &errors,
+            None,
         );
         return Ok(Either::Right(page.await?));
     };
@@ -330,12 +346,12 @@ async fn delete_account(
     .await;
     Ok(Either::Left(Flash::success(
         Redirect::to("/login"),
-        "Your account and all its sessions were deleted.",
+        ctx.lang.t("account-deleted"),
     )))
 }
 
 /// "Chrome 120 on Windows 10", from a User-Agent header.
-pub fn describe_device(user_agent: &str) -> String {
+pub fn describe_device(user_agent: &str, lang: Lang) -> String {
     match woothee::parser::Parser::new().parse(user_agent) {
         Some(r) if r.name != "UNKNOWN" => {
             let browser = match r.version {
@@ -344,11 +360,14 @@ pub fn describe_device(user_agent: &str) -> String {
             };
             match r.os {
                 "UNKNOWN" | "" => browser,
-                os => format!("{browser} on {os}"),
+                os => lang.t_args(
+                    "device-on",
+                    &[("browser", browser.into()), ("os", os.to_string().into())],
+                ),
             }
         }
-        _ if user_agent.is_empty() => "Unknown device".to_string(),
-        _ => "Unknown browser".to_string(),
+        _ if user_agent.is_empty() => lang.t("device-unknown"),
+        _ => lang.t("device-unknown-browser"),
     }
 }
 
@@ -365,7 +384,7 @@ async fn sessions_page(app: &State<App>, user: AuthUser, ctx: Ctx) -> Result<Pag
         .map(|s| {
             json!({
                 "id": s.id,
-                "device": describe_device(&s.user_agent),
+                "device": describe_device(&s.user_agent, ctx.lang),
                 "user_agent": s.user_agent,
                 "ip": s.client_ip,
                 "started": s.created_at,
@@ -394,6 +413,7 @@ async fn sessions_page(app: &State<App>, user: AuthUser, ctx: Ctx) -> Result<Pag
 async fn revoke_session(
     app: &State<App>,
     ip: ClientIp,
+    lang: Lang,
     jar: &CookieJar<'_>,
     id: &str,
     form: CsrfForm<TokenOnly>,
@@ -431,12 +451,12 @@ async fn revoke_session(
         session::clear_cookie(jar, &app.settings);
         return Ok(Flash::success(
             Redirect::to("/login"),
-            "You signed out this device.",
+            lang.t("sessions-revoked-this"),
         ));
     }
     Ok(Flash::success(
         Redirect::to("/account/sessions"),
-        "That device was signed out.",
+        lang.t("sessions-revoked-one"),
     ))
 }
 
@@ -444,6 +464,7 @@ async fn revoke_session(
 async fn revoke_others(
     app: &State<App>,
     ip: ClientIp,
+    lang: Lang,
     form: CsrfForm<TokenOnly>,
 ) -> Result<Flash<Redirect>, AppError> {
     let user = signed_in(&form)?;
@@ -468,11 +489,10 @@ async fn revoke_others(
         Some(user.sid()),
     )
     .await;
-    let message = match ended.len() {
-        0 => "There were no other devices to sign out.".to_string(),
-        1 => "Your other device was signed out.".to_string(),
-        n => format!("Your {n} other devices were signed out."),
-    };
+    let message = lang.t_args(
+        "sessions-revoked-others",
+        &[("count", (ended.len() as f64).into())],
+    );
     Ok(Flash::success(Redirect::to("/account/sessions"), message))
 }
 
@@ -490,24 +510,23 @@ pub fn routes() -> Vec<Route> {
 #[cfg(test)]
 mod tests {
     use super::describe_device;
+    use crate::web::i18n::Lang;
 
     #[test]
     fn devices_are_described() {
+        let en = |ua: &str| describe_device(ua, Lang::En);
         let chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
-        assert_eq!(describe_device(chrome), "Chrome 120 on Windows 10");
+        assert_eq!(en(chrome), "Chrome 120 on Windows 10");
+        assert_eq!(describe_device(chrome, Lang::Ko), "Windows 10의 Chrome 120");
         let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1";
         assert!(
-            describe_device(iphone).contains("Safari"),
+            en(iphone).contains("Safari") && en(iphone).contains("iPhone"),
             "{}",
-            describe_device(iphone)
+            en(iphone)
         );
-        assert!(
-            describe_device(iphone).contains("iPhone"),
-            "{}",
-            describe_device(iphone)
-        );
-        assert_eq!(describe_device(""), "Unknown device");
-        assert!(describe_device("curl/8.0").contains("curl"));
-        assert_eq!(describe_device("x"), "Unknown browser");
+        assert_eq!(en(""), "Unknown device");
+        assert_eq!(describe_device("", Lang::Ko), "알 수 없는 기기");
+        assert!(en("curl/8.0").contains("curl"));
+        assert_eq!(en("x"), "Unknown browser");
     }
 }

@@ -15,6 +15,7 @@ use crate::db::{users, write_tx};
 use crate::error::AppError;
 use crate::validate;
 use crate::web::client_ip::ClientIp;
+use crate::web::i18n::Lang;
 use crate::web::next;
 use crate::web::page::{Ctx, Page};
 use crate::web::UserAgent;
@@ -49,9 +50,6 @@ impl CsrfProtected for LogoutForm {
         self.csrf_token.as_deref().unwrap_or("")
     }
 }
-
-/// One message for every failure, so nobody learns which accounts exist (LG-1).
-pub const LOGIN_FAILED: &str = "Incorrect username or password.";
 
 fn login_page(
     ctx: &Ctx,
@@ -180,7 +178,8 @@ async fn login(
                 &f.username,
                 &next,
                 remember,
-                Some(LOGIN_FAILED),
+                // One message for every failure, so nobody learns which accounts exist (LG-1).
+                Some(&ctx.lang.t("login-failed")),
             )));
         }
     };
@@ -255,6 +254,7 @@ async fn login(
 async fn logout(
     app: &State<App>,
     ip: ClientIp,
+    lang: Lang,
     jar: &CookieJar<'_>,
     form: Result<CsrfForm<LogoutForm>, AppError>,
 ) -> Result<Flash<Redirect>, AppError> {
@@ -275,7 +275,7 @@ async fn logout(
             session::clear_cookie(jar, &app.settings);
             Ok(Flash::success(
                 Redirect::to("/login"),
-                "You have been signed out.",
+                lang.t("logout-done"),
             ))
         }
         // Not signed in (or the session already ended): nothing to end, just tidy up.
@@ -283,7 +283,7 @@ async fn logout(
             session::clear_cookie(jar, &app.settings);
             Ok(Flash::success(
                 Redirect::to("/login"),
-                "You are signed out.",
+                lang.t("logout-already"),
             ))
         }
         Err(e) => Err(e),

@@ -5,7 +5,11 @@ use rocket::response::Redirect;
 use rocket::serde::json::{json, Value};
 use rocket::{get, routes, Route, State};
 
+use rocket::http::{Cookie, CookieJar, SameSite};
+
 use crate::auth::guard::AuthUser;
+use crate::error::AppError;
+use crate::web::i18n::{self, Lang};
 use crate::App;
 
 #[get("/")]
@@ -25,6 +29,30 @@ async fn healthz(app: &State<App>) -> (Status, Value) {
     }
 }
 
+/// The language switch: a display preference kept in a cookie (never in the token), then
+/// back to the page it was clicked on. Nothing on the server changes.
+#[get("/language/<code>?<next>")]
+fn language(
+    app: &State<App>,
+    jar: &CookieJar<'_>,
+    code: &str,
+    next: Option<&str>,
+) -> Result<Redirect, AppError> {
+    let lang = Lang::from_code(code).ok_or(AppError::NotFound)?;
+    jar.add(
+        Cookie::build((i18n::COOKIE, lang.code()))
+            .path("/")
+            .http_only(true)
+            .secure(app.settings.secure_cookies)
+            .same_site(SameSite::Lax)
+            .max_age(rocket::time::Duration::days(365)),
+    );
+    Ok(Redirect::to(crate::web::next::sanitize_for(
+        &app.settings,
+        next,
+    )))
+}
+
 pub fn routes() -> Vec<Route> {
-    routes![index, healthz]
+    routes![index, healthz, language]
 }

@@ -1,7 +1,5 @@
 //! Creating an account, then signing straight in.
 
-use std::collections::BTreeMap;
-
 use rocket::http::{CookieJar, Status};
 use rocket::response::{Flash, Redirect};
 use rocket::{get, post, routes, Either, FromForm, Route, State};
@@ -10,16 +8,18 @@ use serde_json::json;
 use crate::audit::{self, Event};
 use crate::auth::csrf::{Binding, CsrfForm, CsrfProtected};
 use crate::auth::device;
-use crate::auth::password::check_policy;
+use crate::auth::password::{check_policy, estimate};
 use crate::auth::session::{self, clip_user_agent};
 use crate::db::users::{self, User};
 use crate::db::{is_unique_violation, write_tx};
 use crate::error::AppError;
 use crate::validate;
 use crate::web::client_ip::ClientIp;
-use crate::web::page::{Ctx, Page};
+use crate::web::i18n::Lang;
+use crate::web::page::{error_list, Ctx, FieldErrors, Page};
 use crate::web::UserAgent;
 use crate::App;
+use rocket::serde::json::Json;
 
 #[derive(FromForm)]
 pub struct RegisterForm {
@@ -38,8 +38,6 @@ impl CsrfProtected for RegisterForm {
     }
 }
 
-type FieldErrors = BTreeMap<&'static str, String>;
-
 /// The form again, with what was typed (never the passwords) and a message per field.
 fn register_page(
     ctx: &Ctx,
@@ -47,6 +45,7 @@ fn register_page(
     username: &str,
     email: &str,
     errors: &FieldErrors,
+    strength: Option<u8>,
 ) -> Page {
     ctx.page(
         "register",
@@ -54,6 +53,8 @@ fn register_page(
         json!({
             "form": {"username": username, "email": email},
             "errors": errors,
+            "error_list": error_list(errors, &["username", "email", "password", "password_confirm"]),
+            "strength": strength,
         }),
     )
 }
@@ -63,11 +64,15 @@ fn register_form(ctx: Ctx) -> Either<Page, Redirect> {
     if ctx.user.is_some() {
         return Either::Right(Redirect::to("/dashboard"));
     }
-    Either::Left(register_page(&ctx, Status::Ok, "", "", &FieldErrors::new()))
+    Either::Left(register_page(
+        &ctx,
+        Status::Ok,
+        "",
+        "",
+        &FieldErrors::new(),
+        None,
+    ))
 }
-
-const USERNAME_TAKEN: &str = "That username is taken. Choose another.";
-const EMAIL_TAKEN: &str = "An account with this email address already exists. Sign in instead.";
 
 #[post("/register", data = "<form>")]
 async fn register(
@@ -82,19 +87,22 @@ async fn register(
     app.throttle.register_attempt(app, &ip.to_string()).await?;
     let mut errors = FieldErrors::new();
     let username = validate::username(&f.username)
-        .map_err(|e| errors.insert("username", e.to_string()))
+        .map_err(|key| errors.insert("username", ctx.lang.t(key)))
         .ok();
     let email = validate::email(&f.email)
-        .map_err(|e| errors.insert("email", e.to_string()))
+        .map_err(|key| errors.insert("email", ctx.lang.t(key)))
         .ok();
     let name_for_policy = username
         .as_ref()
         .map_or(f.username.as_str(), |u| u.display.as_str());
     if let Err(problem) = check_policy(&f.password, name_for_policy, &f.email) {
-        errors.insert("password", problem.to_string());
+        errors.insert("password", problem.message(ctx.lang));
     } else if f.password != f.password_confirm {
-        errors.insert("password_confirm", "The passwords do not match.".into());
+        errors.insert("password_confirm", ctx.lang.t("error-password-mismatch"));
     }
+    // Server-side strength feedback, so the meter works without JavaScript.
+    let strength =
+        (!f.password.is_empty()).then(|| estimate(&f.password, name_for_policy, &f.email).0);
     let invalid = |errors: &FieldErrors| {
         Ok(Err(register_page(
             &ctx,
@@ -102,6 +110,7 @@ async fn register(
             &f.username,
             &f.email,
             errors,
+            strength,
         )))
     };
     let (Some(username), Some(email)) = (username, email) else {
@@ -120,10 +129,10 @@ async fn register(
             })
             .await?;
         if name_taken {
-            errors.insert("username", USERNAME_TAKEN.into());
+            errors.insert("username", ctx.lang.t("error-username-taken"));
         }
         if email_taken {
-            errors.insert("email", EMAIL_TAKEN.into());
+            errors.insert("email", ctx.lang.t("error-email-taken"));
         }
     }
     if !errors.is_empty() {
@@ -156,10 +165,7 @@ async fn register(
         .await?;
     let Some(created) = created else {
         // Someone took the name or address between our check and the insert.
-        errors.insert(
-            "username",
-            "That username or email address was just taken. Try again.".into(),
-        );
+        errors.insert("username", ctx.lang.t("error-just-taken"));
         return invalid(&errors);
     };
     let claims = session::claims(app, &user, &created, now);
@@ -188,10 +194,49 @@ async fn register(
     .await;
     Ok(Ok(Flash::success(
         Redirect::to("/dashboard"),
-        format!("Welcome, {}! Your account is ready.", user.username),
+        ctx.lang.t_args(
+            "register-welcome",
+            &[("name", user.username.clone().into())],
+        ),
     )))
 }
 
 pub fn routes() -> Vec<Route> {
-    routes![register_form, register]
+    routes![register_form, register, strength]
+}
+
+#[derive(FromForm)]
+pub struct StrengthForm {
+    password: String,
+    username: Option<String>,
+    email: Option<String>,
+    csrf_token: Option<String>,
+}
+
+impl CsrfProtected for StrengthForm {
+    const BINDING: Binding = Binding::PreSession;
+    fn csrf_token(&self) -> &str {
+        self.csrf_token.as_deref().unwrap_or("")
+    }
+}
+
+/// The strength estimate for the meter's script, the same one registration applies, so the
+/// meter and the final check never disagree. POST with the form's pre-session token, so the
+/// password never appears in a URL or a log.
+#[post("/password/strength", data = "<form>")]
+fn strength(lang: Lang, form: CsrfForm<StrengthForm>) -> Json<serde_json::Value> {
+    let f = form.into_inner();
+    let (username, email) = (f.username.unwrap_or_default(), f.email.unwrap_or_default());
+    let (score, advice) = estimate(&f.password, &username, &email);
+    let verdict = check_policy(&f.password, &username, &email);
+    Json(json!({
+        "score": score,
+        "label": lang.t(&format!("strength-{score}")),
+        "ok": verdict.is_ok(),
+        "message": match &verdict {
+            Ok(()) => lang.t("strength-ok"),
+            Err(problem) => problem.message(lang),
+        },
+        "advice": advice.map(|a| lang.t(a.0)),
+    }))
 }

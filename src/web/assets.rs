@@ -38,6 +38,7 @@ impl Assets {
         let list = [
             asset!("style.css", ContentType::CSS),
             asset!("favicon.svg", ContentType::SVG),
+            asset!("app.js", ContentType::JavaScript),
         ];
         let files = list
             .into_iter()

@@ -15,7 +15,8 @@ use crate::error::AppError;
 /// What a failing guard leaves for the catcher that renders its status.
 #[derive(Debug, Clone, Default)]
 pub struct ErrorDetail {
-    pub message: Option<String>,
+    /// A message key (see `locales/`).
+    pub message: Option<&'static str>,
     pub retry_after: Option<u64>,
     pub allow: Option<String>,
 }
@@ -44,37 +45,21 @@ where
     (status, e)
 }
 
-fn title(status: Status) -> &'static str {
+/// The message keys for a status: its title and its default explanation.
+fn keys(status: Status) -> (&'static str, &'static str) {
     match status.code {
-        400 => "Bad request",
-        401 => "Sign-in required",
-        403 => "Not allowed",
-        404 => "Page not found",
-        405 => "Method not allowed",
-        413 => "Too large",
-        415 => "Unsupported content type",
-        422 => "Check your input",
-        429 => "Too many attempts",
-        503 => "Temporarily unavailable",
-        500..=599 => "Something went wrong",
-        _ => "Error",
-    }
-}
-
-fn default_message(status: Status) -> &'static str {
-    match status.code {
-        400 => "The request could not be understood. Go back and try again.",
-        401 => "Sign in to continue.",
-        403 => "This form has expired or did not come from this site. Go back, reload the page and try again.",
-        404 => "There is nothing at this address.",
-        405 => "This address does not accept that kind of request.",
-        413 => "What you sent is too large.",
-        415 => "This address does not accept that kind of content.",
-        422 => "Some of what you entered could not be accepted.",
-        429 => "Too many attempts. Wait a moment, then try again.",
-        503 => "The service is temporarily unavailable. Try again in a moment.",
-        500..=599 => "Something went wrong on our side. It has been logged; please try again.",
-        _ => "The request could not be completed.",
+        400 => ("error-400-title", "error-400"),
+        401 => ("error-401-title", "error-401"),
+        403 => ("error-403-title", "error-403"),
+        404 => ("error-404-title", "error-404"),
+        405 => ("error-405-title", "error-405"),
+        413 => ("error-413-title", "error-413"),
+        415 => ("error-415-title", "error-415"),
+        422 => ("error-422-title", "error-422"),
+        429 => ("error-429-title", "error-429"),
+        503 => ("error-503-title", "error-503"),
+        500..=599 => ("error-500-title", "error-500"),
+        _ => ("error-other-title", "error-other"),
     }
 }
 
@@ -85,18 +70,18 @@ pub fn error_page(
     status: Status,
     detail: &ErrorDetail,
 ) -> response::Result<'static> {
-    let message = detail
-        .message
-        .clone()
-        .unwrap_or_else(|| default_message(status).to_string());
+    let lang = super::i18n::Lang::of(req);
+    let (title_key, message_key) = keys(status);
+    let title = lang.t(title_key);
+    let message = lang.t(detail.message.unwrap_or(message_key));
     let mut ctx = super::page::base_context(req);
     ctx.insert("page".into(), json!("error"));
     ctx.insert(
         "error".into(),
-        json!({"code": status.code, "title": title(status), "message": message}),
+        json!({"code": status.code, "title": title, "message": message}),
     );
     let html = Template::show(req.rocket(), "error", serde_json::Value::Object(ctx))
-        .unwrap_or_else(|| fallback_html(status, &message));
+        .unwrap_or_else(|| fallback_html(status, &title, &message));
     let mut response = Response::build();
     response
         .status(status)
@@ -112,7 +97,7 @@ pub fn error_page(
 }
 
 /// Used only if the template itself is missing or broken: still a page, still no internals.
-fn fallback_html(status: Status, message: &str) -> String {
+fn fallback_html(status: Status, title: &str, message: &str) -> String {
     let escape = |s: &str| {
         s.replace('&', "&amp;")
             .replace('<', "&lt;")
@@ -122,7 +107,7 @@ fn fallback_html(status: Status, message: &str) -> String {
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{code} {title}</title></head>\
          <body><main><h1>{title}</h1><p>{msg}</p><p><a href=\"/\">Home</a></p></main></body></html>",
         code = status.code,
-        title = title(status),
+        title = escape(title),
         msg = escape(message)
     )
 }

@@ -4,6 +4,7 @@ pub mod assets;
 pub mod client_ip;
 pub mod errors;
 pub mod headers;
+pub mod i18n;
 pub mod next;
 pub mod page;
 pub mod templates;

@@ -11,11 +11,13 @@ use serde_json::{json, Map, Value};
 use crate::auth::csrf::{pre_session_value, Binding};
 use crate::auth::guard::AuthUser;
 use crate::error::AppError;
+use crate::web::i18n::Lang;
 use crate::App;
 
 /// What every page needs to render its layout and forms.
 pub struct Ctx {
     pub user: Option<AuthUser>,
+    pub lang: Lang,
     /// For forms a signed-in user posts (bound to the session), or the pre-session token.
     pub csrf_token: String,
     /// For the sign-in and registration forms (always pre-session bound).
@@ -47,6 +49,7 @@ impl<'r> FromRequest<'r> for Ctx {
         };
         Outcome::Success(Ctx {
             user,
+            lang: Lang::of(req),
             csrf_token,
             form_csrf,
             flash,
@@ -73,6 +76,19 @@ impl Ctx {
     }
 }
 
+/// A form's errors, field name -> message in the user's language.
+pub type FieldErrors = std::collections::BTreeMap<&'static str, String>;
+
+/// The errors in the order the fields appear, for the error summary at the top of a form.
+pub fn error_list(errors: &FieldErrors, order: &[&str]) -> Value {
+    Value::Array(
+        order
+            .iter()
+            .filter_map(|f| errors.get(f).map(|m| json!({"field": f, "message": m})))
+            .collect(),
+    )
+}
+
 /// A template, its context and its status.
 pub struct Page {
     name: &'static str,
@@ -97,5 +113,15 @@ pub fn base_context(req: &Request<'_>) -> Map<String, Value> {
         ctx.insert("assets".into(), app.assets.urls());
     }
     ctx.insert("site_name".into(), json!("gatehouse"));
+    let lang = super::i18n::Lang::of(req);
+    ctx.insert("lang".into(), json!(lang.code()));
+    ctx.insert("lang_other".into(), json!(lang.other().code()));
+    // Where the language switch returns to: this page, if it is a plain GET.
+    let here = if req.method() == rocket::http::Method::Get {
+        super::next::encode(&req.uri().to_string())
+    } else {
+        super::next::encode("/")
+    };
+    ctx.insert("here".into(), json!(here));
     ctx
 }
