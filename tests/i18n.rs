@@ -137,8 +137,6 @@ backend_tests! {
     #[test]
     fn errors_validation_and_dates_are_translated() {
         let t = start();
-        let ko = |req: rocket::local::blocking::LocalRequest<'static>| req;
-        let _ = ko;
         t.get("/language/ko");
         let r = t.get("/no/such/page");
         assert_eq!(r.status(), Status::NotFound);

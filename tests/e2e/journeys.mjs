@@ -1,0 +1,467 @@
+// End-to-end journeys in headless Chromium, plus axe-core on every page.
+// Run by tests/browser.rs, which starts gatehouse and passes:
+//   BASE         http://127.0.0.1:PORT  (debug profile, plain cookies)
+//   SECURE_BASE  http://127.0.0.1:PORT2 (secure_cookies = true, as `cargo run --release`)
+//   WORK         a scratch directory (browser profiles)
+//   SHOTS        where to save screenshots (optional)
+// Exits 0 when every check passed; prints each failure otherwise.
+import { chromium } from 'playwright-core';
+import http from 'node:http';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const AXE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+const BASE = process.env.BASE;
+const SECURE_BASE = process.env.SECURE_BASE;
+const WORK = process.env.WORK;
+const SHOTS = process.env.SHOTS || '';
+const PASSWORD = 'correct horse battery staple';
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const ARGS = [
+  '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic',
+  '--no-first-run', '--disable-component-update', '--disable-sync',
+];
+
+const failures = [];
+const passed = [];
+let browser;
+
+function check(cond, what) {
+  if (!cond) throw new Error(what);
+}
+
+async function step(name, fn) {
+  try {
+    await fn();
+    passed.push(name);
+    console.log(`ok   ${name}`);
+  } catch (e) {
+    failures.push(`${name}: ${e.message}`);
+    console.log(`FAIL ${name}: ${e.stack || e.message}`);
+  }
+}
+
+/** Console errors and CSP violations seen on our own pages: there must be none. */
+const consoleProblems = [];
+function watch(page) {
+  page.on('console', (msg) => {
+    // Chrome logs every 4xx document as an error; those statuses are the contract's.
+    const expectedStatus = /Failed to load resource: the server responded with a status of (401|403|404|422|429)/;
+    if (msg.type() === 'error' && !page.__expectViolation && !expectedStatus.test(msg.text())) {
+      consoleProblems.push(`${page.url()}: ${msg.text()}`);
+    }
+  });
+  page.on('pageerror', (err) => consoleProblems.push(`${page.url()}: ${err.message}`));
+  return page;
+}
+
+async function newContext(opts = {}) {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, ...opts });
+  ctx.on('page', watch);
+  return ctx;
+}
+
+let counter = 0;
+function unique(prefix) {
+  counter += 1;
+  return `${prefix}${Date.now().toString(36)}${counter}`;
+}
+
+async function register(page, base = BASE, name = unique('user')) {
+  await page.goto(`${base}/register`);
+  await page.fill('#username', name);
+  await page.fill('#email', `${name}@example.com`);
+  await page.fill('#password', PASSWORD);
+  await page.fill('#password_confirm', PASSWORD);
+  await Promise.all([page.waitForURL(`${base}/dashboard`), page.click('button[type=submit]')]);
+  return name;
+}
+
+async function login(page, name, { remember = false, base = BASE } = {}) {
+  if (!page.url().includes('/login')) await page.goto(`${base}/login`);
+  await page.fill('#username', name);
+  await page.fill('#password', PASSWORD);
+  if (remember) await page.check('#remember');
+  await Promise.all([page.waitForNavigation(), page.click('main button[type=submit]')]);
+}
+
+async function logout(page) {
+  await Promise.all([page.waitForURL(/\/login/), page.click('[data-testid=logout]')]);
+}
+
+async function testid(page) {
+  return page.getAttribute('main', 'data-testid');
+}
+
+async function axe(page, label) {
+  await page.evaluate(AXE);
+  const result = await page.evaluate(() =>
+    // eslint-disable-next-line no-undef
+    axe.run(document, { resultTypes: ['violations'] }),
+  );
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  check(
+    bad.length === 0,
+    `${label}: ${bad.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`).join('; ')}`,
+  );
+  return result.violations.length;
+}
+
+async function shot(page, name) {
+  if (!SHOTS) return;
+  fs.mkdirSync(SHOTS, { recursive: true });
+  for (const [kind, viewport] of [['desktop', { width: 1280, height: 900 }], ['phone', { width: 360, height: 740 }]]) {
+    await page.setViewportSize(viewport);
+    await page.screenshot({ path: path.join(SHOTS, `${name}-${kind}.png`), fullPage: true });
+  }
+  await page.setViewportSize({ width: 1280, height: 900 });
+}
+
+async function noHorizontalScroll(page, label) {
+  const { scroll, client } = await page.evaluate(() => ({
+    scroll: document.documentElement.scrollWidth,
+    client: document.documentElement.clientWidth,
+  }));
+  check(scroll <= client, `${label}: content is ${scroll}px wide in a ${client}px viewport`);
+}
+
+// A cross-site attacker: another loopback site (localhost is not 127.0.0.1) whose pages
+// auto-submit forms to gatehouse.
+function startAttacker() {
+  return new Promise((resolve) => {
+    const server = http.createServer((req, res) => {
+      const target = req.url === '/logout' ? '/logout' : '/account/password';
+      const fields = target === '/logout'
+        ? ''
+        : '<input name="current_password" value="guess"><input name="new_password" value="attacker owns this now"><input name="new_password_confirm" value="attacker owns this now">';
+      res.writeHead(200, { 'Content-Type': 'text/html' });
+      res.end(`<!doctype html><form id="f" method="post" action="${BASE}${target}">${fields}</form>
+        <script>document.getElementById('f').submit()</script>`);
+    });
+    server.listen(0, () => resolve(server));
+  });
+}
+
+async function main() {
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
+
+  await step('register lands on the dashboard, signed in', async () => {
+    const ctx = await newContext();
+    const page = await ctx.newPage();
+    const name = await register(page);
+    check((await testid(page)) === 'dashboard', 'not the dashboard');
+    check((await page.textContent('[data-testid=username]')).trim() === name, 'username not shown');
+    check((await page.getAttribute('html', 'lang')) === 'en', 'html lang');
+    await shot(page, 'dashboard');
+    await ctx.close();
+  });
+
+  await step('the session cookie is invisible to scripts', async () => {
+    const ctx = await newContext();
+    const page = await ctx.newPage();
+    await register(page);
+    const visible = await page.evaluate(() => document.cookie);
+    check(!/session=/.test(visible), `document.cookie shows the session: ${visible}`);
+    const cookies = await ctx.cookies();
+    const session = cookies.find((c) => c.name === 'session');
+    check(session && session.httpOnly && session.sameSite === 'Lax', 'the session cookie is HttpOnly, SameSite=Lax');
+    await ctx.close();
+  });
+
+  await step('logout leads to the login page, and back does not show the dashboard', async () => {
+    const ctx = await newContext();
+    const page = await ctx.newPage();
+    await register(page);
+    await page.goto(`${BASE}/account`);
+    await logout(page);
+    check((await testid(page)) === 'login', 'not on the login page after logout');
+    await page.goBack();
+    await page.waitForLoadState('load');
+    const where = await testid(page);
+    check(where !== 'account' && where !== 'dashboard', `back showed a signed-in page (${where})`);
+    check(!(await page.$('[data-testid=username]')), 'back shows a username');
+    await ctx.close();
+  });
+
+  await step('remember me survives a browser restart; a plain sign-in does not', async () => {
+    const name = await (async () => {
+      const ctx = await newContext();
+      const page = await ctx.newPage();
+      const n = await register(page);
+      await ctx.close();
+      return n;
+    })();
+    for (const remember of [true, false]) {
+      const dir = path.join(WORK, `profile-${remember}`);
+      let ctx = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: ARGS });
+      let page = await ctx.newPage();
+      await page.goto(`${BASE}/login`);
+      await login(page, name, { remember });
+      check((await testid(page)) === 'dashboard', 'sign-in failed');
+      await ctx.close();
+      ctx = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: ARGS });
+      page = await ctx.newPage();
+      await page.goto(`${BASE}/dashboard`);
+      const where = await testid(page);
+      await ctx.close();
+      check(where === (remember ? 'dashboard' : 'login'), `remember=${remember}: after a restart the page is ${where}`);
+    }
+  });
+
+  await step('a deep link to /account comes back there after sign-in', async () => {
+    const ctx = await newContext();
+    const page = await ctx.newPage();
+    const name = await register(page);
+    await logout(page);
+    await page.goto(`${BASE}/account`);
+    check(page.url() === `${BASE}/login?next=%2Faccount`, `redirected to ${page.url()}`);
+    await login(page, name);
+    check(page.url() === `${BASE}/account`, `landed on ${page.url()}`);
+    check((await testid(page)) === 'account', 'not the account page');
+    await ctx.close();
+  });
+
+  await step('a second browser revoked on the devices page is signed out on its next click', async () => {
+    const first = await newContext();
+    const a = await first.newPage();
+    const name = await register(a);
+    const second = await newContext({ userAgent: 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0' });
+    const b = await second.newPage();
+    await b.goto(`${BASE}/login`);
+    await login(b, name);
+    check((await testid(b)) === 'dashboard', 'second browser not signed in');
+    await a.goto(`${BASE}/account/sessions`);
+    check((await a.$$('[data-session-id]')).length === 2, 'two sessions listed');
+    check((await a.textContent('main')).includes('Firefox 128 on Linux'), 'the other browser is described');
+    await shot(a, 'sessions');
+    const other = await a.$('li[data-session-id]:not(.device-current) [data-testid=revoke]');
+    await Promise.all([a.waitForNavigation(), other.click()]);
+    check((await a.$$('[data-session-id]')).length === 1, 'one session left');
+    await Promise.all([b.waitForNavigation(), b.click('a[href="/account"]')]);
+    check((await testid(b)) === 'login', `second browser is on ${await testid(b)}`);
+    await first.close();
+    await second.close();
+  });
+
+  await step('a cross-site page that auto-submits to /logout or /account/password changes nothing', async () => {
+    const attacker = await startAttacker();
+    const port = attacker.address().port;
+    const ctx = await newContext();
+    const page = await ctx.newPage();
+    const name = await register(page);
+    for (const target of ['logout', 'password']) {
+      const evil = await ctx.newPage();
+      evil.__expectViolation = true; // the refused post's error page is not ours to judge
+      await evil.goto(`http://localhost:${port}/${target}`);
+      await evil.waitForLoadState('load');
+      await evil.close();
+    }
+    attacker.close();
+    await page.goto(`${BASE}/dashboard`);
+    check((await testid(page)) === 'dashboard', 'the cross-site post signed the user out');
+    const fresh = await newContext();
+    const p2 = await fresh.newPage();
+    await p2.goto(`${BASE}/login`);
+    await login(p2, name);
+    check((await testid(p2)) === 'dashboard', 'the password was changed by the cross-site post');
+    await fresh.close();
+    await ctx.close();
+  });
+
+  await step('the CSP blocks an injected inline script', async () => {
+    const ctx = await newContext();
+    const page = await ctx.newPage();
+    await register(page);
+    page.__expectViolation = true;
+    const violations = [];
+    page.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) violations.push(m.text()); });
+    await page.evaluate(() => {
+      const s = document.createElement('script');
+      s.textContent = 'window.__pwned = true;';
+      document.body.appendChild(s);
+      const img = document.createElement('img');
+      img.setAttribute('src', 'x');
+      img.setAttribute('onerror', 'window.__pwned2 = true');
+      document.body.appendChild(img);
+    });
+    await page.waitForTimeout(200);
+    check(!(await page.evaluate(() => window.__pwned || window.__pwned2)), 'the injected script ran');
+    check(violations.length > 0, 'no CSP violation was reported');
+    await ctx.close();
+  });
+
+  await step('forms work with JavaScript off', async () => {
+    const ctx = await newContext({ javaScriptEnabled: false });
+    const page = await ctx.newPage();
+    const name = await register(page);
+    await logout(page);
+    await login(page, name);
+    check((await testid(page)) === 'dashboard', 'sign-in without JavaScript');
+    await logout(page);
+    // Values the browser's own checks let through, so the server's messages show.
+    await page.goto(`${BASE}/register`);
+    await page.fill('#username', '._-');
+    await page.fill('#email', 'a@b');
+    await page.fill('#password', 'password1');
+    await page.fill('#password_confirm', 'password1');
+    await Promise.all([page.waitForNavigation(), page.click('main button[type=submit]')]);
+    check((await page.textContent('#password-strength .strength-text')).trim().length > 0, 'server-side strength feedback');
+    await ctx.close();
+  });
+
+  await step('show/hide password and the live strength meter', async () => {
+    const ctx = await newContext();
+    const page = await ctx.newPage();
+    await page.goto(`${BASE}/register`);
+    await page.fill('#username', 'meterperson');
+    check((await page.getAttribute('#password', 'type')) === 'password', 'hidden at first');
+    await page.click('.password-toggle >> nth=0');
+    check((await page.getAttribute('#password', 'type')) === 'text', 'the toggle shows the password');
+    check((await page.getAttribute('.password-toggle >> nth=0', 'aria-pressed')) === 'true', 'aria-pressed');
+    await page.click('.password-toggle >> nth=0');
+    check((await page.getAttribute('#password', 'type')) === 'password', 'and hides it again');
+    await page.fill('#password', 'password1');
+    await page.waitForSelector('#password-strength:not([hidden])');
+    await page.waitForFunction(() => document.querySelector('#password-strength meter').value < 3);
+    await page.fill('#password', PASSWORD);
+    await page.waitForFunction(() => document.querySelector('#password-strength meter').value === 4);
+    check((await page.textContent('#password-strength .strength-text')).includes('Very strong'), 'label');
+    await ctx.close();
+  });
+
+  await step('Korean: the switch link, html lang, translated forms', async () => {
+    const ctx = await newContext();
+    const page = await ctx.newPage();
+    await page.goto(`${BASE}/login`);
+    await Promise.all([page.waitForNavigation(), page.click('[data-testid=language-switch]')]);
+    check((await page.getAttribute('html', 'lang')) === 'ko', 'html lang=ko');
+    check((await page.textContent('h1')).trim() === '로그인', 'Korean heading');
+    await shot(page, 'login-ko');
+    const ko = await newContext({ locale: 'ko-KR' });
+    const p2 = await ko.newPage();
+    await p2.goto(`${BASE}/register`);
+    check((await p2.getAttribute('html', 'lang')) === 'ko', 'Accept-Language ko picks Korean');
+    await ko.close();
+    await ctx.close();
+  });
+
+  await step('accessibility: no serious or critical axe violations on any page', async () => {
+    const ctx = await newContext();
+    const page = await ctx.newPage();
+    const visit = async (url, label) => {
+      await page.goto(url);
+      await axe(page, label);
+    };
+    for (const lang of ['en', 'ko']) {
+      await page.goto(`${BASE}/language/${lang}?next=%2Flogin`);
+      await axe(page, `login ${lang}`);
+      if (lang === 'en') await shot(page, 'login');
+      await page.fill('#username', 'nobody');
+      await page.fill('#password', 'wrong wrong');
+      await Promise.all([page.waitForNavigation(), page.click('main button[type=submit]')]);
+      await axe(page, `login failed ${lang}`);
+      await visit(`${BASE}/register`, `register ${lang}`);
+      // Values the browser's own checks let through, so the server's messages show.
+      await page.fill('#username', '._-');
+      await page.fill('#email', 'a@b');
+      await page.fill('#password', 'password1');
+      await page.fill('#password_confirm', 'other one');
+      await Promise.all([page.waitForNavigation(), page.click('main button[type=submit]')]);
+      const focused = await page.evaluate(() => document.activeElement && document.activeElement.id);
+      check(focused === 'error-summary', `the error summary has focus (${focused})`);
+      await axe(page, `register with errors ${lang}`);
+      if (lang === 'en') await shot(page, 'register-errors');
+      await visit(`${BASE}/no/such/page`, `404 ${lang}`);
+      if (lang === 'en') await shot(page, 'error-404');
+    }
+    await page.goto(`${BASE}/language/en?next=%2Fregister`);
+    const name = await register(page);
+    for (const [url, label] of [['/dashboard', 'dashboard'], ['/account', 'account'], ['/account/sessions', 'sessions']]) {
+      await visit(`${BASE}${url}`, label);
+    }
+    await page.goto(`${BASE}/account`);
+    await shot(page, 'account');
+    await page.fill('#current_password', 'not it');
+    await page.fill('#new_password', 'password12');
+    await page.fill('#new_password_confirm', 'password12');
+    await Promise.all([page.waitForNavigation(), page.click('form[action="/account/password"] button[type=submit]')]);
+    await axe(page, 'account with errors');
+    check(name.length > 0, 'signed in');
+    await ctx.close();
+  });
+
+  await step('dark colour scheme: contrast holds (axe)', async () => {
+    const ctx = await newContext({ colorScheme: 'dark' });
+    const page = await ctx.newPage();
+    await page.goto(`${BASE}/login`);
+    await axe(page, 'login dark');
+    await page.fill('#username', 'nobody');
+    await page.fill('#password', 'wrong wrong');
+    await Promise.all([page.waitForNavigation(), page.click('main button[type=submit]')]);
+    await axe(page, 'login failed dark');
+    await register(page);
+    for (const url of ['/dashboard', '/account', '/account/sessions']) {
+      await page.goto(`${BASE}${url}`);
+      await axe(page, `${url} dark`);
+    }
+    await shot(page, 'sessions-dark');
+    await ctx.close();
+  });
+
+  await step('360 px wide and 200% zoom: no horizontal scrolling; skip link and focus ring work', async () => {
+    const ctx = await newContext({ viewport: { width: 360, height: 740 } });
+    const page = await ctx.newPage();
+    for (const url of ['/login', '/register']) {
+      await page.goto(`${BASE}${url}`);
+      await noHorizontalScroll(page, `${url} at 360px`);
+    }
+    await register(page);
+    for (const url of ['/dashboard', '/account', '/account/sessions']) {
+      await page.goto(`${BASE}${url}`);
+      await noHorizontalScroll(page, `${url} at 360px`);
+    }
+    // 200% zoom of a 1280 px window is a 640 px layout at twice the pixel density.
+    const zoomed = await newContext({ viewport: { width: 640, height: 450 }, deviceScaleFactor: 2 });
+    const z = await zoomed.newPage();
+    await z.goto(`${BASE}/register`);
+    await noHorizontalScroll(z, 'register at 200%');
+    await z.keyboard.press('Tab');
+    check((await z.evaluate(() => document.activeElement.className)).includes('skip-link'), 'Tab first reaches the skip link');
+    const outline = await z.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+    check(outline !== 'none', 'the focused element has a visible outline');
+    await zoomed.close();
+    await ctx.close();
+  });
+
+  await step('release-style Secure __Host- cookies work on http://127.0.0.1 (the README run command)', async () => {
+    const ctx = await newContext();
+    const page = await ctx.newPage();
+    await register(page, SECURE_BASE);
+    check((await testid(page)) === 'dashboard', 'signed in with Secure cookies');
+    const cookies = await ctx.cookies(SECURE_BASE);
+    const session = cookies.find((c) => c.name === '__Host-session');
+    check(session && session.secure && session.httpOnly, 'the __Host-session cookie was stored');
+    await page.goto(`${SECURE_BASE}/account`);
+    check((await testid(page)) === 'account', 'the session holds');
+    await ctx.close();
+  });
+
+  await step('our own pages log no errors and no CSP violations', async () => {
+    check(consoleProblems.length === 0, consoleProblems.join('\n'));
+  });
+
+  await browser.close();
+  console.log(`\n${passed.length} passed, ${failures.length} failed`);
+  if (failures.length) {
+    for (const f of failures) console.log(`  - ${f}`);
+    process.exit(1);
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(2);
+});
