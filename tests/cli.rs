@@ -363,7 +363,7 @@ backend_tests! {
         assert_eq!(r.code, 0, "{}", r.stderr);
         assert!(r.stdout.contains(&old_kid) && r.stdout.contains("active"));
         let r = gatehouse(&t, &["keys", "retire", &old_kid], None);
-        assert_eq!(r.code, 1);
+        assert_eq!(r.code, 1, "{}", r.stderr);
         assert!(r.stderr.contains("active signing key"), "{}", r.stderr);
         let r = gatehouse(&t, &["keys", "rotate"], None);
 
