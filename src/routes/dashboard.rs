@@ -40,3 +40,30 @@ async fn dashboard(app: &State<App>, user: AuthUser, ctx: Ctx) -> Result<Page, A
 pub fn routes() -> Vec<Route> {
     routes![dashboard]
 }
+
+/// The dashboard's template and context for a fixed user, without any authentication: the
+/// benchmark's baseline ("a public page of the same build that renders the same template").
+#[cfg(feature = "bench")]
+#[get("/bench/page")]
+fn bench_page(app: &State<App>, ctx: Ctx) -> Page {
+    let now = app.clock.now();
+    ctx.page(
+        "dashboard",
+        Status::Ok,
+        json!({
+            "user": {"name": "benchmark"},
+            "session": {
+                "started": now,
+                "expires": now + 1800,
+                "absolute_expires": now + 43200,
+                "remember": false,
+            },
+            "previous_login": {"at": now - 3600, "ip": "127.0.0.1"},
+        }),
+    )
+}
+
+#[cfg(feature = "bench")]
+pub fn bench_routes() -> Vec<Route> {
+    routes![bench_page]
+}

@@ -19,6 +19,8 @@ pub fn all() -> Vec<Route> {
     r.extend(account::routes());
     r.extend(wellknown::routes());
     r.extend(forward_auth::routes());
+    #[cfg(feature = "bench")]
+    r.extend(dashboard::bench_routes());
     r.extend(crate::web::assets::routes());
     r.extend(crate::web::errors::fallback_routes());
     r
