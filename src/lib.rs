@@ -26,6 +26,7 @@ use auth::denylist::DenyList;
 use auth::keys::{KeyError, KeyRing};
 use auth::password::Hasher;
 use auth::profiles::Profiles;
+use auth::session_views::SessionViews;
 use auth::throttle::Throttle;
 use auth::token::TokenService;
 use clock::{Clock, SystemClock};
@@ -57,6 +58,7 @@ pub struct Services {
     pub denylist: DenyList,
     pub throttle: Throttle,
     pub profiles: Profiles,
+    pub session_views: SessionViews,
     pub clock: Arc<dyn Clock>,
     pub assets: Assets,
     /// Tokens minted before this moment are revalidated on first use, so a restart (which
@@ -109,6 +111,7 @@ impl App {
             denylist: DenyList::new(DENY_LIST_CAP),
             throttle: Throttle::new(),
             profiles: Profiles::new(PROFILE_CACHE_CAP),
+            session_views: SessionViews::new(PROFILE_CACHE_CAP),
             clock,
             assets: Assets::new(),
             started_at: now,

@@ -8,6 +8,7 @@ pub mod keys;
 pub mod password;
 pub mod profiles;
 pub mod session;
+pub mod session_views;
 pub mod throttle;
 pub mod token;
 

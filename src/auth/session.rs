@@ -172,6 +172,13 @@ pub async fn revalidate(app: &App, old: &Claims) -> Result<Option<Refreshed>, Ap
         );
         return Ok(None);
     }
+    remember_view(
+        app,
+        &session,
+        user.previous_login_at,
+        user.previous_login_ip.clone(),
+        now,
+    );
     let claims = claims(app, &user, &session, now);
     let token = app.tokens.issue(&claims).map_err(|e| {
         log::error!("cannot sign a session token: {e}");
@@ -183,6 +190,28 @@ pub async fn revalidate(app: &App, old: &Claims) -> Result<Option<Refreshed>, Ap
         remember: session.remember,
         absolute_expires_at: session.absolute_expires_at,
     }))
+}
+
+/// Keeps what the dashboard shows about a session in memory (see `session_views`).
+/// `previous_*`: the sign-in before this session's, as the user row says after it.
+pub fn remember_view(
+    app: &App,
+    session: &Session,
+    previous_login_at: Option<i64>,
+    previous_login_ip: Option<String>,
+    now: i64,
+) {
+    app.session_views.put(
+        &session.id,
+        super::session_views::SessionView {
+            absolute_expires_at: session.absolute_expires_at,
+            remember: session.remember,
+            previous_login_at,
+            previous_login_ip,
+        },
+        now,
+        app.settings.session_revalidate_interval,
+    );
 }
 
 /// Puts `sid` on this instance's deny list for as long as one of its tokens could still be

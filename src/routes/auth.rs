@@ -214,6 +214,14 @@ async fn login(
         .await?;
     session::deny_all(app, &started.evicted);
     let created = started.session;
+    // This sign-in's "previous" is the user's last one before it.
+    session::remember_view(
+        app,
+        &created,
+        user.last_login_at,
+        user.last_login_ip.clone(),
+        now,
+    );
     let claims = session::claims(app, &user, &created, now);
     let token = app.tokens.issue(&claims).map_err(|e| {
         log::error!("cannot sign a session token: {e}");

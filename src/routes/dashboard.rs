@@ -5,23 +5,20 @@ use rocket::{get, routes, Route, State};
 use serde_json::json;
 
 use crate::auth::guard::AuthUser;
-use crate::db::sessions;
 use crate::error::AppError;
 use crate::web::page::{Ctx, Page};
 use crate::App;
 
 #[get("/dashboard")]
 async fn dashboard(app: &State<App>, user: AuthUser, ctx: Ctx) -> Result<Page, AppError> {
-    let sid = user.sid().to_string();
-    let row = app
-        .db
-        .run(move |conn| Ok(sessions::find_with_user(conn, &sid)?))
-        .await?;
-    let (session, profile) = row.unzip();
-    let absolute = session.as_ref().map(|s| s.absolute_expires_at);
-    let remember = session.as_ref().is_some_and(|s| s.remember);
-    let previous =
-        profile.and_then(|p| Some(json!({"at": p.previous_login_at?, "ip": p.previous_login_ip})));
+    // From memory when fresh (filled at sign-in and at every revalidation): a page view
+    // with a fresh token makes no database query at all.
+    let view = app.session_views.get(app, user.sid()).await?;
+    let absolute = view.as_ref().map(|v| v.absolute_expires_at);
+    let remember = view.as_ref().is_some_and(|v| v.remember);
+    let previous = view
+        .as_ref()
+        .and_then(|v| Some(json!({"at": v.previous_login_at?, "ip": v.previous_login_ip})));
     Ok(ctx.page(
         "dashboard",
         Status::Ok,

@@ -168,6 +168,7 @@ async fn register(
         errors.insert("username", ctx.lang.t("error-just-taken"));
         return invalid(&errors);
     };
+    session::remember_view(app, &created, None, None, now);
     let claims = session::claims(app, &user, &created, now);
     let token = app.tokens.issue(&claims).map_err(|e| {
         log::error!("cannot sign a session token: {e}");

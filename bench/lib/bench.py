@@ -1,0 +1,559 @@
+#!/usr/bin/env python3
+"""Helpers for bench/run.sh (standard library only, any Python 3.8+).
+
+bash drives the processes; this file does what bash is bad at: parsing wrk's output,
+picking medians, timing a cold start with 5 ms polling, sampling latencies of individual
+responses, and writing the report. Results travel as JSON lines in one file ($TMP/results.jsonl):
+
+  {"kind": "wrk", "scenario": ..., "run": N, "rps": ..., "p50_ms": ..., ...}
+  {"kind": "value", "key": ..., "value": ...}
+
+Subcommands (see main()): free-port, csrf-token, cookie-header, urlencode, parse-wrk,
+record, value, cold-start, sample-login, report.
+"""
+import argparse
+import html
+import http.client
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+
+
+def die(msg):
+    print(f"bench.py: error: {msg}", file=sys.stderr)
+    sys.exit(1)
+
+
+# --- small helpers for run.sh ----------------------------------------------------------
+
+
+def free_port():
+    """A port that was free a moment ago (the kernel's pick for port 0)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def csrf_token(page):
+    """The value of the hidden csrf_token input, whatever the attribute order, unescaped
+    (Tera escapes '/' and friends inside attribute values)."""
+    for tag in re.findall(r"<input\b[^>]*>", page, flags=re.I):
+        if re.search(r'\bname\s*=\s*"csrf_token"', tag):
+            m = re.search(r'\bvalue\s*=\s*"([^"]*)"', tag)
+            if m:
+                return html.unescape(m.group(1))
+    return None
+
+
+def cookie_header(jar_path):
+    """'name=value; ...' from a curl (Netscape) cookie jar. HttpOnly cookies are written as
+    lines starting with '#HttpOnly_', so those are not comments."""
+    pairs = []
+    with open(jar_path) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if line.startswith("#HttpOnly_"):
+                line = line[len("#HttpOnly_"):]
+            elif not line or line.startswith("#"):
+                continue
+            fields = line.split("\t")
+            if len(fields) >= 7:
+                pairs.append(f"{fields[5]}={fields[6]}")
+    return "; ".join(pairs)
+
+
+# --- wrk output ------------------------------------------------------------------------
+
+_UNITS_MS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
+
+
+def to_ms(text):
+    """wrk's human latencies ('456.78us', '1.23ms', '1.02s', '2.00m') in milliseconds."""
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(us|ms|s|m|h)\s*", text)
+    if not m:
+        raise ValueError(f"not a wrk latency: {text!r}")
+    return float(m.group(1)) * _UNITS_MS[m.group(2)]
+
+
+def parse_wrk(text):
+    """The numbers of one wrk run. Prefers the BENCH line printed by bench/lua/common.lua
+    (exact, already in ms); falls back to wrk's own text ('Requests/sec:' and the
+    '--latency' distribution) when that line is missing."""
+    out = {}
+    m = re.search(r"^BENCH (.*)$", text, flags=re.M)
+    if m:
+        for k, v in (kv.split("=", 1) for kv in m.group(1).split()):
+            out[k] = float(v) if "." in v else int(v)
+    else:
+        rps = re.search(r"^Requests/sec:\s*([0-9.]+)", text, flags=re.M)
+        if not rps:
+            raise ValueError("neither a BENCH line nor 'Requests/sec:' in wrk's output")
+        out["rps"] = float(rps.group(1))
+        for pct, key in (("50", "p50_ms"), ("90", "p90_ms"), ("99", "p99_ms")):
+            lm = re.search(rf"^\s*{pct}(?:\.000)?%\s+([0-9.]+\s*[a-z]+)", text, flags=re.M)
+            if lm:
+                out[key] = to_ms(lm.group(1))
+        req = re.search(r"^\s*([0-9]+) requests in ([0-9.]+)(us|ms|s|m)", text, flags=re.M)
+        if req:
+            out["requests"] = int(req.group(1))
+            out["duration_s"] = to_ms(req.group(2) + req.group(3)) / 1000
+        non = re.search(r"Non-2xx or 3xx responses:\s*([0-9]+)", text)
+        out["err_status"] = int(non.group(1)) if non else 0
+        sock = re.search(
+            r"Socket errors: connect ([0-9]+), read ([0-9]+), write ([0-9]+), timeout ([0-9]+)", text
+        )
+        for i, k in enumerate(("err_connect", "err_read", "err_write", "err_timeout")):
+            out[k] = int(sock.group(i + 1)) if sock else 0
+    s = re.search(r"^STATUS (.*)$", text, flags=re.M)
+    if s:
+        for k, v in (kv.split("=", 1) for kv in s.group(1).split()):
+            out[k] = v if k == "other_codes" else int(v)
+    return out
+
+
+def errors_of(r):
+    """Socket errors plus responses with status >= 400 (wrk's 'Non-2xx or 3xx')."""
+    return sum(r.get(k, 0) for k in ("err_connect", "err_read", "err_write", "err_timeout", "err_status"))
+
+
+def append(path, obj):
+    with open(path, "a") as f:
+        f.write(json.dumps(obj) + "\n")
+
+
+def load(path):
+    rows = []
+    with open(path) as f:
+        for line in f:
+            if line.strip():
+                rows.append(json.loads(line))
+    return rows
+
+
+# --- cold start ------------------------------------------------------------------------
+
+
+def healthz_ok(port):
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+        c.request("GET", "/healthz")
+        ok = c.getresponse().status == 200
+        c.close()
+        return ok
+    except OSError:
+        return False
+
+
+def cold_start(binary, runs, poll_s, timeout_s):
+    """Milliseconds from spawning the server to its first 200 from /healthz, once per run.
+    The environment (data dir, database, algorithm...) is inherited; only the port changes."""
+    times = []
+    for i in range(runs):
+        port = free_port()
+        env = dict(os.environ, ROCKET_PORT=str(port), ROCKET_PUBLIC_ORIGIN=f"http://127.0.0.1:{port}")
+        t0 = time.perf_counter()
+        p = subprocess.Popen([binary, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            while True:
+                if healthz_ok(port):
+                    times.append((time.perf_counter() - t0) * 1000)
+                    break
+                if p.poll() is not None:
+                    die(f"cold start {i + 1}: the server exited with {p.returncode}: "
+                        f"{p.stderr.read().decode(errors='replace')[-2000:]}")
+                if time.perf_counter() - t0 > timeout_s:
+                    die(f"cold start {i + 1}: no 200 from /healthz within {timeout_s} s")
+                time.sleep(poll_s)
+        finally:
+            p.terminate()
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+    return times
+
+
+# --- latency of individual sign-in responses --------------------------------------------
+
+
+def sample_login(url, cookie, body, origin, threads, seconds):
+    """POST /login from a few threads, one request at a time each, recording every
+    response's status and latency: wrk's histogram mixes 303s and 503s, this does not."""
+    u = urllib.parse.urlsplit(url)
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie, "Origin": origin}
+    samples, lock = [], threading.Lock()
+    deadline = time.perf_counter() + seconds
+
+    def worker():
+        while time.perf_counter() < deadline:
+            try:
+                c = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+                t0 = time.perf_counter()
+                c.request("POST", "/login", body=body, headers=headers)
+                r = c.getresponse()
+                r.read()
+                ms = (time.perf_counter() - t0) * 1000
+                c.close()
+                with lock:
+                    samples.append((r.status, ms))
+            except OSError as e:
+                with lock:
+                    samples.append((f"error:{type(e).__name__}", 0.0))
+
+    ts = [threading.Thread(target=worker) for _ in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return samples
+
+
+def pct(values, p):
+    """Nearest-rank percentile (no interpolation: small samples stay honest)."""
+    if not values:
+        return None
+    v = sorted(values)
+    k = max(0, min(len(v) - 1, int(round(p / 100 * len(v) + 0.5)) - 1))
+    return v[k]
+
+
+# --- the report ------------------------------------------------------------------------
+
+
+def median_run(rows, scenario):
+    """The run with the median req/s (its p50/p99 are reported with it, so the three numbers
+    of a row come from one run). With an even count the lower middle is taken."""
+    runs = sorted((r for r in rows if r.get("kind") == "wrk" and r["scenario"] == scenario),
+                  key=lambda r: r["rps"])
+    if not runs:
+        return None
+    return runs[(len(runs) - 1) // 2]
+
+
+def fmt_ms(v):
+    if v is None:
+        return "n/a"
+    return f"{v:.2f} ms" if v < 100 else f"{v:.0f} ms"
+
+
+def fmt_num(v, digits=0):
+    return "n/a" if v is None else f"{v:,.{digits}f}"
+
+
+def report(results_path, meta_path, out_path):
+    rows = load(results_path)
+    meta = json.load(open(meta_path))
+    values = {r["key"]: r["value"] for r in rows if r.get("kind") == "value"}
+    algs = meta["algorithms"]
+    runs = meta["runs"]
+
+    lines = []
+    w = lines.append
+    w("# gatehouse benchmark")
+    w("")
+    w(f"- date: {meta['date']}")
+    w(f"- machine: {meta['nproc']} cores ({meta['cpu']}), {meta['mem']} RAM, Linux {meta['kernel']}")
+    w(f"- gatehouse commit: `{meta['commit']}`; built with `{meta['build_cmd']}` ({meta['rustc']})")
+    w(f"- load generator: {meta['wrk_version']}, on the same machine (it shares the {meta['nproc']} cores)")
+    w("- every gatehouse process ran with `ROCKET_SESSION_REVALIDATE_INTERVAL=3600`: wrk ignores "
+      "`Set-Cookie`, so with the default 60 s the token would go stale mid-run and every request "
+      "would revalidate it against the database, which is not the hot path being measured "
+      "(`ROCKET_SESSION_IDLE_TIMEOUT=7200` too: gatehouse refuses an interval longer than the idle timeout). "
+      "Also: release profile, bcrypt cost 12, `secure_cookies=false` (plain HTTP), throttling "
+      "limits raised to 100000.")
+    w("")
+    w(f"## Throughput ({meta['wrk_default']}, median of {runs} runs unless noted)")
+    w("")
+    w("| scenario | req/s | p50 | p99 | errors |")
+    w("|---|---:|---:|---:|---:|")
+    table = []
+
+    def row(label, scenario, note=""):
+        r = median_run(rows, scenario)
+        if r is None:
+            return None
+        errs = errors_of(r)
+        err_txt = f"{errs} ({100 * errs / max(1, r.get('requests', 1)):.1f}%)" if errs else "0"
+        if r.get("size_mismatch"):
+            err_txt += " size!"
+        table.append((label + note, r["rps"], r.get("p50_ms"), r.get("p99_ms"), err_txt))
+        return r
+
+    static = row("static file `GET /static/style.css` (EdDSA build)", "static")
+    page = row("public page `GET /bench/page`", "page")
+    dash = {}
+    for alg in algs:
+        dash[alg] = row(f"dashboard `GET /dashboard` {alg}", f"dashboard-{alg}")
+    fwd = row("forward-auth `GET /auth/verify` (EdDSA)", "verify")
+    flood_dash = row("dashboard EdDSA **during login flood** (c32)", "flood-dashboard")
+    flood_login = None
+    if flood_dash is not None:
+        # The login wrk of the same run as the median dashboard-under-flood run.
+        flood_login = next((r for r in rows if r.get("kind") == "wrk" and r["scenario"] == "flood-login"
+                            and r["run"] == flood_dash["run"]), None)
+        if flood_login:
+            table.append(("sign-ins `POST /login` during that flood (c16), all responses",
+                          flood_login["rps"], flood_login.get("p50_ms"), flood_login.get("p99_ms"),
+                          f"{flood_login.get('other', 0)} not 303/503"))
+    rss_run = row("dashboard EdDSA at c256 (peak-RSS run, 1 run)", "rss-dashboard")
+    flask = row("Flask + Authlib `/dashboard` RS256 (gunicorn -w 2 sync)", "flask")
+    for label, rps, p50, p99, err in table:
+        w(f"| {label} | {fmt_num(rps)} | {fmt_ms(p50)} | {fmt_ms(p99)} | {err} |")
+    w("")
+
+    # --- the targets ---
+    checks = []  # (id, what, measured text, target text, ok or None)
+
+    def ratio(a, b):
+        return None if a is None or b is None or b == 0 else a / b
+
+    for alg in algs:
+        rr = ratio(dash[alg] and dash[alg]["rps"], page and page["rps"])
+        checks.append(("1", f"dashboard {alg} / public page", fmt_num(rr, 2) if rr else "n/a", ">= 0.9",
+                       None if rr is None else rr >= 0.9))
+    checks.append(("2", "dashboard hot path makes no database query", "see `cargo test dashboard_hot_path_makes_no_query`",
+                   "test passes", None))
+    undisturbed = dash.get("EdDSA")
+    fr = ratio(flood_dash and flood_dash["rps"], undisturbed and undisturbed["rps"])
+    checks.append(("3a", "flood: dashboard req/s / undisturbed (EdDSA)", fmt_num(fr, 2) if fr else "n/a", ">= 0.5",
+                   None if fr is None else fr >= 0.5))
+    fp99 = flood_dash and flood_dash.get("p99_ms")
+    checks.append(("3b", "flood: dashboard p99", fmt_ms(fp99), "< 20 ms", None if fp99 is None else fp99 < 20))
+    hash_ms = values.get("bcrypt_hash_ms")
+    bound = values.get("bcrypt_bound_per_s")
+    logins_per_s = None
+    if flood_login:
+        logins_per_s = flood_login.get("s303", 0) / flood_login["duration_s"]
+    lr = ratio(logins_per_s, bound)
+    checks.append(("3c", "flood: sign-ins/s (303s) / bcrypt bound",
+                   f"{fmt_num(logins_per_s, 2)}/s / {fmt_num(bound, 2)}/s = {fmt_num(lr, 2)}" if lr else "n/a",
+                   ">= 0.6", None if lr is None else lr >= 0.6))
+    o503 = values.get("overflow_503_p99_ms")
+    checks.append(("3d", "503s are fast: p99 of 503 answers when the bcrypt queue is full", fmt_ms(o503),
+                   "< 20 ms", None if o503 is None else o503 < 20))
+    rss = values.get("peak_rss_mb")
+    checks.append(("4", "peak RSS (VmHWM) after c256 on the dashboard", f"{rss:.1f} MB" if rss else "n/a",
+                   "<= 40 MB", None if rss is None else rss <= 40))
+    cold = values.get("cold_start_ms")
+    checks.append(("5", "cold start to first 200 from /healthz (median of 5)", fmt_ms(cold), "< 300 ms",
+                   None if cold is None else cold < 300))
+    fl = ratio(dash.get("RS256") and dash["RS256"]["rps"], flask and flask["rps"])
+    checks.append(("6", "dashboard RS256 / Flask + Authlib", fmt_num(fl, 1) if fl else "n/a", ">= 10",
+                   None if fl is None else fl >= 10))
+
+    w("## Targets")
+    w("")
+    w("| # | check | measured | target | result |")
+    w("|---|---|---|---|---|")
+    for cid, what, measured, target, ok in checks:
+        res = "note" if cid == "2" else ("n/a" if ok is None else ("PASS" if ok else "FAIL"))
+        w(f"| {cid} | {what} | {measured} | {target} | {res} |")
+    w("")
+
+    # --- details ---
+    w("## Details")
+    w("")
+    if hash_ms is not None:
+        w(f"- one bcrypt cost-12 hash: {hash_ms:.1f} ms (median of {values.get('bcrypt_samples')} "
+          f"`gatehouse user set-password` runs {values.get('set_password_ms', 0):.1f} ms minus "
+          f"`gatehouse check-config` {values.get('check_config_ms', 0):.1f} ms; "
+          f"`user show`, which also opens the database, took {values.get('user_show_ms', 0):.1f} ms). "
+          f"Bound: {meta['nproc']} cores / {hash_ms:.1f} ms = {bound:.2f} sign-ins/s.")
+    if flood_login:
+        total = flood_login.get("s303", 0) + flood_login.get("s503", 0) + flood_login.get("other", 0)
+        share = 100 * flood_login.get("s503", 0) / max(1, total)
+        w(f"- login flood (run {flood_login['run']}, the median dashboard run): {flood_login.get('s303', 0)} sign-ins "
+          f"(303) in {flood_login['duration_s']:.1f} s = {logins_per_s:.2f}/s; 503: {flood_login.get('s503', 0)} "
+          f"({share:.1f}% of {total} responses); other statuses: {flood_login.get('other', 0)} "
+          f"({flood_login.get('other_codes', '-')}). With 16 connections at most 16 sign-ins wait, "
+          f"under `bcrypt_max_queue` (64), so no 503 is expected here.")
+        all_flood = [r for r in rows if r.get("kind") == "wrk" and r["scenario"] == "flood-dashboard"]
+        w("- dashboard during the flood, every run: " + ", ".join(
+            f"{r['rps']:,.0f} req/s p99 {fmt_ms(r.get('p99_ms'))}" for r in sorted(all_flood, key=lambda r: r["run"])))
+    if "overflow_total" in values:
+        w(f"- bcrypt queue overflow ({meta['overflow_desc']}): wrk saw {values['overflow_303']} sign-ins, "
+          f"{values['overflow_503']} 503 ({values['overflow_503_share']:.1f}%), {values['overflow_other']} other; "
+          f"a side sampler timed {values['overflow_samples_503']} individual 503s: p50 "
+          f"{fmt_ms(values.get('overflow_503_p50_ms'))}, p99 {fmt_ms(values.get('overflow_503_p99_ms'))}, "
+          f"max {fmt_ms(values.get('overflow_503_max_ms'))} (and {values['overflow_samples_other']} other answers, "
+          f"p50 {fmt_ms(values.get('overflow_other_p50_ms'))}).")
+    if rss is not None:
+        w(f"- memory: VmRSS {values.get('idle_rss_mb', 0):.1f} MB idle after sign-in, VmHWM {rss:.1f} MB after "
+          f"`wrk -c256` (a fresh process, so the flood's peak is not in it)")
+    if cold is not None:
+        w(f"- cold starts (ms): {', '.join(f'{t:.0f}' for t in values.get('cold_start_all_ms', []))}; "
+          f"existing database and keys, /healthz polled every 5 ms")
+    for r in rows:
+        if r.get("kind") == "wrk" and r.get("size_mismatch"):
+            w(f"- WARNING {r['scenario']} run {r['run']}: {r['size_mismatch']}")
+    for r in rows:
+        if r.get("kind") == "note":
+            w(f"- {r['text']}")
+    all_runs = {}
+    for r in rows:
+        if r.get("kind") == "wrk":
+            all_runs.setdefault(r["scenario"], []).append(r)
+    w("- every run's req/s: " + "; ".join(
+        f"{s} " + "/".join(f"{r['rps']:,.0f}" for r in sorted(v, key=lambda r: r["run"]))
+        for s, v in all_runs.items()))
+    w("")
+    w("## Commands")
+    w("")
+    w("```sh")
+    for c in meta["commands"]:
+        w(c)
+    seen = set()
+    for r in rows:
+        if r.get("kind") == "wrk" and r.get("cmd") and r["cmd"] not in seen:
+            seen.add(r["cmd"])
+            w(r["cmd"])
+    w("```")
+    text = "\n".join(lines) + "\n"
+    tmp = out_path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, out_path)
+    sys.stdout.write(text)
+    failed = [c for c in checks if c[4] is False]
+    missing = [c for c in checks if c[4] is None and c[0] != "2"]
+    return failed, missing
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="command", required=True)
+    sub.add_parser("free-port")
+    sub.add_parser("csrf-token", help="HTML on stdin -> the csrf_token value")
+    p = sub.add_parser("cookie-header")
+    p.add_argument("jar")
+    p = sub.add_parser("urlencode", help="key=value pairs -> a form body")
+    p.add_argument("pairs", nargs="+")
+    p = sub.add_parser("parse-wrk", help="record one wrk run")
+    p.add_argument("--results", required=True)
+    p.add_argument("--scenario", required=True)
+    p.add_argument("--run", type=int, required=True)
+    p.add_argument("--cmd", default="")
+    p.add_argument("--expect-bytes", type=int, default=0,
+                   help="size of one good response (headers + body); the run's average must be within 10%%")
+    p.add_argument("--max-error-share", type=float, default=None,
+                   help="fail when errors exceed this share of the requests")
+    p.add_argument("file")
+    p = sub.add_parser("value")
+    p.add_argument("--results", required=True)
+    p.add_argument("key")
+    p.add_argument("value")
+    p = sub.add_parser("note")
+    p.add_argument("--results", required=True)
+    p.add_argument("text")
+    p = sub.add_parser("median", help="median of numbers on stdin")
+    p = sub.add_parser("cold-start")
+    p.add_argument("--results", required=True)
+    p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--poll-ms", type=float, default=5)
+    p.add_argument("--timeout", type=float, default=30)
+    p.add_argument("binary")
+    p = sub.add_parser("sample-login")
+    p.add_argument("--results", required=True)
+    p.add_argument("--url", required=True)
+    p.add_argument("--threads", type=int, default=4)
+    p.add_argument("--seconds", type=float, default=4)
+    p = sub.add_parser("report")
+    p.add_argument("--results", required=True)
+    p.add_argument("--meta", required=True)
+    p.add_argument("--out", required=True)
+    a = ap.parse_args()
+
+    if a.command == "free-port":
+        print(free_port())
+    elif a.command == "csrf-token":
+        tok = csrf_token(sys.stdin.read())
+        if not tok:
+            die('no <input name="csrf_token" value="..."> in the page')
+        print(tok)
+    elif a.command == "cookie-header":
+        print(cookie_header(a.jar))
+    elif a.command == "urlencode":
+        print(urllib.parse.urlencode([tuple(p.split("=", 1)) for p in a.pairs]))
+    elif a.command == "parse-wrk":
+        text = open(a.file).read()
+        try:
+            r = parse_wrk(text)
+        except ValueError as e:
+            die(f"{a.file}: {e}\n--- wrk output ---\n{text}")
+        r.update(kind="wrk", scenario=a.scenario, run=a.run, cmd=a.cmd)
+        if a.expect_bytes and r.get("requests"):
+            avg = r["bytes"] / r["requests"]
+            if abs(avg - a.expect_bytes) > 0.1 * a.expect_bytes:
+                r["size_mismatch"] = (f"average response {avg:.0f} bytes, a good one is {a.expect_bytes}: "
+                                      "wrk was probably not getting the page it was meant to")
+        append(a.results, r)
+        errs = errors_of(r)
+        print(f"    {a.scenario} run {a.run}: {r['rps']:,.0f} req/s, p50 {fmt_ms(r.get('p50_ms'))}, "
+              f"p99 {fmt_ms(r.get('p99_ms'))}, errors {errs}"
+              + (f", 303={r['s303']} 503={r['s503']} other={r['other']}" if "s303" in r else ""),
+              file=sys.stderr)
+        if r.get("size_mismatch"):
+            print(f"    WARNING: {r['size_mismatch']}", file=sys.stderr)
+        if a.max_error_share is not None and errs > a.max_error_share * max(1, r.get("requests", 0)):
+            die(f"{a.scenario} run {a.run}: {errs} errors in {r.get('requests')} requests "
+                f"(socket errors or status >= 400)\n--- wrk output ---\n{text}")
+    elif a.command == "value":
+        try:
+            v = json.loads(a.value)
+        except json.JSONDecodeError:
+            v = a.value
+        append(a.results, {"kind": "value", "key": a.key, "value": v})
+    elif a.command == "note":
+        append(a.results, {"kind": "note", "text": a.text})
+    elif a.command == "median":
+        nums = [float(x) for x in sys.stdin.read().split()]
+        if not nums:
+            die("median of nothing")
+        print(f"{statistics.median(nums):.3f}")
+    elif a.command == "cold-start":
+        times = cold_start(a.binary, a.runs, a.poll_ms / 1000, a.timeout)
+        append(a.results, {"kind": "value", "key": "cold_start_all_ms", "value": times})
+        append(a.results, {"kind": "value", "key": "cold_start_ms", "value": statistics.median(times)})
+        print(f"    cold starts: {', '.join(f'{t:.0f}' for t in times)} ms, median "
+              f"{statistics.median(times):.0f} ms", file=sys.stderr)
+    elif a.command == "sample-login":
+        samples = sample_login(a.url, os.environ["LOGIN_COOKIE"], os.environ["LOGIN_BODY"],
+                               os.environ["LOGIN_ORIGIN"], a.threads, a.seconds)
+        s503 = [ms for st, ms in samples if st == 503]
+        other = [ms for st, ms in samples if st != 503]
+        vals = {
+            "overflow_samples_503": len(s503),
+            "overflow_samples_other": len(other),
+            "overflow_503_p50_ms": pct(s503, 50),
+            "overflow_503_p99_ms": pct(s503, 99),
+            "overflow_503_max_ms": max(s503) if s503 else None,
+            "overflow_other_p50_ms": pct(other, 50),
+            "overflow_sample_statuses": sorted({str(st) for st, _ in samples}),
+        }
+        for k, v in vals.items():
+            append(a.results, {"kind": "value", "key": k, "value": v})
+        print(f"    sampler: {len(s503)} x 503 (p50 {fmt_ms(vals['overflow_503_p50_ms'])}, p99 "
+              f"{fmt_ms(vals['overflow_503_p99_ms'])}), {len(other)} other "
+              f"({', '.join(vals['overflow_sample_statuses'])})", file=sys.stderr)
+    elif a.command == "report":
+        failed, missing = report(a.results, a.meta, a.out)
+        if failed:
+            print(f"\n{len(failed)} target(s) not met: " + ", ".join(c[0] for c in failed), file=sys.stderr)
+        if missing:
+            print(f"{len(missing)} check(s) could not be computed: " + ", ".join(c[0] for c in missing),
+                  file=sys.stderr)
+            sys.exit(3)
+        if failed and os.environ.get("BENCH_STRICT") == "1":
+            sys.exit(4)
+
+
+if __name__ == "__main__":
+    main()
