@@ -9,7 +9,7 @@ responses, and writing the report. Results travel as JSON lines in one file ($TM
   {"kind": "value", "key": ..., "value": ...}
 
 Subcommands (see main()): free-port, csrf-token, cookie-header, urlencode, parse-wrk,
-record, value, cold-start, sample-login, report.
+value, note, median, cold-start, overflow, report.
 """
 import argparse
 import html
@@ -181,39 +181,81 @@ def cold_start(binary, runs, poll_s, timeout_s):
     return times
 
 
-# --- latency of individual sign-in responses --------------------------------------------
+# --- beyond the bcrypt queue --------------------------------------------------------------
 
 
-def sample_login(url, cookie, body, origin, threads, seconds):
-    """POST /login from a few threads, one request at a time each, recording every
-    response's status and latency: wrk's histogram mixes 303s and 503s, this does not."""
+def _post_login(u, headers, body, timeout=120):
+    """One sign-in POST on a fresh connection: (status, ms, retry_after)."""
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+    try:
+        t0 = time.perf_counter()
+        c.request("POST", "/login", body=body, headers=headers)
+        r = c.getresponse()
+        r.read()
+        ms = (time.perf_counter() - t0) * 1000
+        return r.status, ms, r.getheader("Retry-After")
+    finally:
+        c.close()
+
+
+def overflow(url, cookie, body, origin, fillers, seconds, sample_after, samplers, pause, patience=1.0):
+    """Fills gatehouse's bcrypt queue and times the 503s it answers beyond it.
+
+    `fillers` threads sign in over and over; more of them than bcrypt permits (cores) plus
+    `bcrypt_max_queue` (64), so the queue stays full and the rest are refused. A refused
+    filler honours Retry-After (as a client should) instead of retrying at once: a tight
+    retry loop would only measure how fast the machine can spin through 503s (Little's law),
+    not how fast one 503 is. After `sample_after` seconds, `samplers` threads send one
+    sign-in every `pause` seconds and record each response's status and latency: wrk's
+    histogram would mix the slow 303s with the 503s. A sampler request that slipped into a
+    freed queue slot would wait seconds for its 303 and stall the sampler, so one without an
+    answer after `patience` seconds is abandoned and counted as "queued"."""
     u = urllib.parse.urlsplit(url)
     headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie, "Origin": origin}
-    samples, lock = [], threading.Lock()
-    deadline = time.perf_counter() + seconds
+    t_start = time.perf_counter()
+    deadline = t_start + seconds
+    lock = threading.Lock()
+    fill = {"303": 0, "503": 0, "other": 0}
+    samples = []
 
-    def worker():
+    def filler():
         while time.perf_counter() < deadline:
             try:
-                c = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
-                t0 = time.perf_counter()
-                c.request("POST", "/login", body=body, headers=headers)
-                r = c.getresponse()
-                r.read()
-                ms = (time.perf_counter() - t0) * 1000
-                c.close()
-                with lock:
-                    samples.append((r.status, ms))
-            except OSError as e:
-                with lock:
-                    samples.append((f"error:{type(e).__name__}", 0.0))
+                st, _, retry = _post_login(u, headers, body)
+            except OSError:
+                st, retry = None, None
+            with lock:
+                fill["303" if st == 303 else "503" if st == 503 else "other"] += 1
+            if st == 503:
+                try:
+                    wait = float(retry)
+                except (TypeError, ValueError):
+                    wait = 2.0
+                time.sleep(min(wait, max(0.0, deadline - time.perf_counter())))
 
-    ts = [threading.Thread(target=worker) for _ in range(threads)]
+    def sampler():
+        time.sleep(sample_after)
+        while time.perf_counter() < deadline:
+            try:
+                st, ms, _ = _post_login(u, headers, body, timeout=patience)
+            except TimeoutError:
+                st, ms = "queued", None
+            except OSError as e:
+                st, ms = f"error:{type(e).__name__}", None
+            with lock:
+                samples.append((st, ms))
+            time.sleep(pause)
+
+    # Daemon threads: a filler still waiting for its 303 when time is up is simply dropped
+    # (the server is stopped right after), so the phase lasts `seconds`, not until the queue drains.
+    ts = [threading.Thread(target=filler, daemon=True) for _ in range(fillers)]
+    ts += [threading.Thread(target=sampler, daemon=True) for _ in range(samplers)]
     for t in ts:
         t.start()
-    for t in ts:
-        t.join()
-    return samples
+    time.sleep(max(0.0, deadline - time.perf_counter()))
+    time.sleep(0.5)  # the samplers' last requests are fast 503s (or dropped)
+    with lock:
+        return dict(fill), list(samples)
 
 
 def pct(values, p):
@@ -263,6 +305,8 @@ def report(results_path, meta_path, out_path):
     w(f"- machine: {meta['nproc']} cores ({meta['cpu']}), {meta['mem']} RAM, Linux {meta['kernel']}")
     w(f"- gatehouse commit: `{meta['commit']}`; built with `{meta['build_cmd']}` ({meta['rustc']})")
     w(f"- load generator: {meta['wrk_version']}, on the same machine (it shares the {meta['nproc']} cores)")
+    w(f"- load average (1, 5, 15 min) before the run: {meta['load_start']}; after: {' '.join(meta['load_end'])} "
+      f"(the run itself keeps about {meta['nproc']} busy; more means other work skewed the numbers)")
     w("- every gatehouse process ran with `ROCKET_SESSION_REVALIDATE_INTERVAL=3600`: wrk ignores "
       "`Set-Cookie`, so with the default 60 s the token would go stale mid-run and every request "
       "would revalidate it against the database, which is not the hot path being measured "
@@ -287,7 +331,7 @@ def report(results_path, meta_path, out_path):
         table.append((label + note, r["rps"], r.get("p50_ms"), r.get("p99_ms"), err_txt))
         return r
 
-    static = row("static file `GET /static/style.css` (EdDSA build)", "static")
+    static = row("static file `GET /static/style.css` (EdDSA instance)", "static")
     page = row("public page `GET /bench/page`", "page")
     dash = {}
     for alg in algs:
@@ -306,7 +350,7 @@ def report(results_path, meta_path, out_path):
     rss_run = row("dashboard EdDSA at c256 (peak-RSS run, 1 run)", "rss-dashboard")
     flask = row("Flask + Authlib `/dashboard` RS256 (gunicorn -w 2 sync)", "flask")
     for label, rps, p50, p99, err in table:
-        w(f"| {label} | {fmt_num(rps)} | {fmt_ms(p50)} | {fmt_ms(p99)} | {err} |")
+        w(f"| {label} | {fmt_num(rps, 0 if rps >= 100 else 2)} | {fmt_ms(p50)} | {fmt_ms(p99)} | {err} |")
     w("")
 
     # --- the targets ---
@@ -379,12 +423,13 @@ def report(results_path, meta_path, out_path):
         w("- dashboard during the flood, every run: " + ", ".join(
             f"{r['rps']:,.0f} req/s p99 {fmt_ms(r.get('p99_ms'))}" for r in sorted(all_flood, key=lambda r: r["run"])))
     if "overflow_total" in values:
-        w(f"- bcrypt queue overflow ({meta['overflow_desc']}): wrk saw {values['overflow_303']} sign-ins, "
+        w(f"- bcrypt queue overflow ({values['overflow_desc']}): the fillers got {values['overflow_303']} sign-ins, "
           f"{values['overflow_503']} 503 ({values['overflow_503_share']:.1f}%), {values['overflow_other']} other; "
           f"a side sampler timed {values['overflow_samples_503']} individual 503s: p50 "
           f"{fmt_ms(values.get('overflow_503_p50_ms'))}, p99 {fmt_ms(values.get('overflow_503_p99_ms'))}, "
-          f"max {fmt_ms(values.get('overflow_503_max_ms'))} (and {values['overflow_samples_other']} other answers, "
-          f"p50 {fmt_ms(values.get('overflow_other_p50_ms'))}).")
+          f"max {fmt_ms(values.get('overflow_503_max_ms'))}; {values.get('overflow_samples_queued', 0)} sampler requests "
+          f"found a free slot and were queued (abandoned after 1 s), {values['overflow_samples_other']} got another "
+          f"answer ({', '.join(values.get('overflow_sample_statuses', []))}).")
     if rss is not None:
         w(f"- memory: VmRSS {values.get('idle_rss_mb', 0):.1f} MB idle after sign-in, VmHWM {rss:.1f} MB after "
           f"`wrk -c256` (a fresh process, so the flood's peak is not in it)")
@@ -410,11 +455,16 @@ def report(results_path, meta_path, out_path):
     w("```sh")
     for c in meta["commands"]:
         w(c)
-    seen = set()
+    # wrk command lines, ports generalised, each with the scenarios it ran.
+    by_cmd = {}
     for r in rows:
-        if r.get("kind") == "wrk" and r.get("cmd") and r["cmd"] not in seen:
-            seen.add(r["cmd"])
-            w(r["cmd"])
+        if r.get("kind") == "wrk" and r.get("cmd"):
+            c = re.sub(r"127\.0\.0\.1:[0-9]+", "127.0.0.1:$PORT", r["cmd"])
+            by_cmd.setdefault(c, [])
+            if r["scenario"] not in by_cmd[c]:
+                by_cmd[c].append(r["scenario"])
+    for c, scenarios in by_cmd.items():
+        w(f"{c}   # {', '.join(scenarios)}")
     w("```")
     text = "\n".join(lines) + "\n"
     tmp = out_path + ".tmp"
@@ -460,11 +510,14 @@ def main():
     p.add_argument("--poll-ms", type=float, default=5)
     p.add_argument("--timeout", type=float, default=30)
     p.add_argument("binary")
-    p = sub.add_parser("sample-login")
+    p = sub.add_parser("overflow", help="fill the bcrypt queue and time the 503s (LOGIN_* env)")
     p.add_argument("--results", required=True)
     p.add_argument("--url", required=True)
-    p.add_argument("--threads", type=int, default=4)
-    p.add_argument("--seconds", type=float, default=4)
+    p.add_argument("--fillers", type=int, default=100)
+    p.add_argument("--seconds", type=float, default=10)
+    p.add_argument("--sample-after", type=float, default=3)
+    p.add_argument("--samplers", type=int, default=4)
+    p.add_argument("--pause", type=float, default=0.02)
     p = sub.add_parser("report")
     p.add_argument("--results", required=True)
     p.add_argument("--meta", required=True)
@@ -524,14 +577,26 @@ def main():
         append(a.results, {"kind": "value", "key": "cold_start_ms", "value": statistics.median(times)})
         print(f"    cold starts: {', '.join(f'{t:.0f}' for t in times)} ms, median "
               f"{statistics.median(times):.0f} ms", file=sys.stderr)
-    elif a.command == "sample-login":
-        samples = sample_login(a.url, os.environ["LOGIN_COOKIE"], os.environ["LOGIN_BODY"],
-                               os.environ["LOGIN_ORIGIN"], a.threads, a.seconds)
+    elif a.command == "overflow":
+        fill, samples = overflow(a.url, os.environ["LOGIN_COOKIE"], os.environ["LOGIN_BODY"],
+                                 os.environ["LOGIN_ORIGIN"], a.fillers, a.seconds, a.sample_after,
+                                 a.samplers, a.pause)
         s503 = [ms for st, ms in samples if st == 503]
-        other = [ms for st, ms in samples if st != 503]
+        other = [ms for st, ms in samples if st != 503 and ms is not None]
+        queued = sum(1 for st, _ in samples if st == "queued")
+        total = sum(fill.values())
         vals = {
+            "overflow_desc": (f"{a.fillers} threads signing in for {a.seconds:g} s, each honouring "
+                              f"Retry-After when refused; from {a.sample_after:g} s on, {a.samplers} "
+                              f"sampler threads, one sign-in every {a.pause * 1000:g} ms each"),
+            "overflow_303": fill["303"],
+            "overflow_503": fill["503"],
+            "overflow_other": fill["other"],
+            "overflow_total": total,
+            "overflow_503_share": 100 * fill["503"] / max(1, total),
             "overflow_samples_503": len(s503),
             "overflow_samples_other": len(other),
+            "overflow_samples_queued": queued,
             "overflow_503_p50_ms": pct(s503, 50),
             "overflow_503_p99_ms": pct(s503, 99),
             "overflow_503_max_ms": max(s503) if s503 else None,
@@ -540,8 +605,9 @@ def main():
         }
         for k, v in vals.items():
             append(a.results, {"kind": "value", "key": k, "value": v})
-        print(f"    sampler: {len(s503)} x 503 (p50 {fmt_ms(vals['overflow_503_p50_ms'])}, p99 "
-              f"{fmt_ms(vals['overflow_503_p99_ms'])}), {len(other)} other "
+        print(f"    fillers: {fill['303']} x 303, {fill['503']} x 503, {fill['other']} other; sampler: "
+              f"{len(s503)} x 503 (p50 {fmt_ms(vals['overflow_503_p50_ms'])}, p99 "
+              f"{fmt_ms(vals['overflow_503_p99_ms'])}), {queued} queued (abandoned after 1 s), {len(other)} other "
               f"({', '.join(vals['overflow_sample_statuses'])})", file=sys.stderr)
     elif a.command == "report":
         failed, missing = report(a.results, a.meta, a.out)

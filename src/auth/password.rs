@@ -1,12 +1,13 @@
 //! Password policy (SECURITY-BAR PW-1..PW-5) and hashing with bounded bcrypt work (LG-5).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::mpsc::{channel, Sender};
+use std::sync::{Arc, Mutex};
 
 use aws_lc_rs::digest::{digest, SHA384};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use rocket::tokio::sync::{OnceCell, Semaphore};
+use rocket::tokio::sync::OnceCell;
 
 use crate::error::AppError;
 use crate::web::i18n::Lang;
@@ -199,38 +200,69 @@ fn bcrypt_cost(h: &str) -> Option<u32> {
     h.get(4..6)?.parse().ok()
 }
 
-/// bcrypt as a service: at most `permits` hashes run at once on the blocking pool, at most
-/// `max_queue` wait; beyond that callers get `Busy` (503 + Retry-After) instead of latency
-/// without bound. Unknown users cost one verify of the same cost as real ones (LG-2).
+/// bcrypt as a service, on threads of its own (one per core) that run at a lower CPU
+/// priority: under a sign-in flood the hashing takes the CPU the rest of the site leaves
+/// over, so pages stay fast. At most `max_queue` hashes wait for a thread; beyond that
+/// callers get `Busy` (503 + Retry-After) at once instead of latency without bound.
+/// Unknown users cost one verify of the same cost as real ones (LG-2).
 pub struct Hasher {
     cost: u32,
-    permits: Arc<Semaphore>,
-    waiting: AtomicUsize,
-    max_queue: usize,
+    jobs: Sender<Job>,
+    /// Admission: threads + `max_queue` places; a job holds one until it has run.
+    free: Arc<AtomicUsize>,
     dummy: OnceCell<String>,
     /// bcrypt verifications run, real and dummy: lets tests prove unknown users cost one too.
     verifications: std::sync::atomic::AtomicU64,
 }
 
-/// Decrements the wait count however the wait ends (even if the request is dropped).
-struct Waiting<'a>(&'a AtomicUsize);
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
+type Job = Box<dyn FnOnce() + Send>;
 
 /// Seconds a client is told to wait when the queue is full.
 pub const BUSY_RETRY_AFTER: u64 = 2;
 
+/// How much lower than the web workers bcrypt threads run (Linux nice levels; 10 gives them
+/// about a tenth of the CPU weight of a normal thread when both want the CPU).
+const BCRYPT_NICE: i32 = 10;
+
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain syscalls on the calling thread; failure only leaves the priority as is.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        if libc::setpriority(libc::PRIO_PROCESS, tid, BCRYPT_NICE) != 0 {
+            log::warn!("cannot lower the bcrypt threads' priority");
+        }
+    }
+}
+
 impl Hasher {
-    pub fn new(cost: u32, permits: usize, max_queue: usize) -> Self {
+    pub fn new(cost: u32, threads: usize, max_queue: usize) -> Self {
+        let threads = threads.max(1);
+        let (jobs, rx) = channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..threads {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("bcrypt-{i}"))
+                .spawn(move || {
+                    lower_priority();
+                    // Ends when the Hasher (the sender) is dropped.
+                    loop {
+                        let job = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => break,
+                        }
+                    }
+                });
+            if let Err(e) = spawned {
+                log::error!("cannot start a bcrypt thread: {e}");
+            }
+        }
         Hasher {
             cost,
-            permits: Arc::new(Semaphore::new(permits.max(1))),
-            waiting: AtomicUsize::new(0),
-            max_queue,
+            jobs,
+            free: Arc::new(AtomicUsize::new(threads + max_queue)),
             dummy: OnceCell::new(),
             verifications: std::sync::atomic::AtomicU64::new(0),
         }
@@ -249,29 +281,29 @@ impl Hasher {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let permit = match self.permits.clone().try_acquire_owned() {
-            Ok(p) => p,
-            Err(_) => {
-                if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_queue {
-                    self.waiting.fetch_sub(1, Ordering::SeqCst);
-                    return Err(AppError::Busy {
-                        retry_after: BUSY_RETRY_AFTER,
-                    });
-                }
-                let _waiting = Waiting(&self.waiting);
-                self.permits
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .map_err(|_| AppError::Internal)?
-            }
-        };
-        rocket::tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            f()
-        })
-        .await
-        .map_err(|_| AppError::Internal)
+        let admitted = self
+            .free
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            .is_ok();
+        if !admitted {
+            return Err(AppError::Busy {
+                retry_after: BUSY_RETRY_AFTER,
+            });
+        }
+        let (tx, rx) = rocket::tokio::sync::oneshot::channel();
+        let free = self.free.clone();
+        let job: Job = Box::new(move || {
+            let result = f();
+            // The place frees once the work is done (even if the caller stopped waiting), and
+            // before the caller hears back, so its next job finds the place free.
+            free.fetch_add(1, Ordering::AcqRel);
+            let _ = tx.send(result);
+        });
+        if self.jobs.send(job).is_err() {
+            self.free.fetch_add(1, Ordering::AcqRel);
+            return Err(AppError::Internal);
+        }
+        rx.await.map_err(|_| AppError::Internal)
     }
 
     pub async fn hash(&self, password: &str) -> Result<String, AppError> {
@@ -315,9 +347,8 @@ impl Hasher {
                 let mut secret = [0u8; 32];
                 aws_lc_rs::rand::fill(&mut secret).map_err(|_| AppError::Internal)?;
                 let cost = self.cost;
-                rocket::tokio::task::spawn_blocking(move || hash(&STANDARD.encode(secret), cost))
-                    .await
-                    .map_err(|_| AppError::Internal)?
+                self.run(move || hash(&STANDARD.encode(secret), cost))
+                    .await?
                     .map_err(|_| AppError::Internal)
             })
             .await
@@ -378,6 +409,48 @@ mod tests {
         assert!(check_policy("gatehouse2024", "u", "u@x.io").is_err());
         assert!(check_policy("marguerite1987", "marguerite1987", "m@x.io").is_err());
         assert!(check_policy("  spaces are fine here ok  ", "u", "u@x.io").is_ok());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn bcrypt_runs_on_lower_priority_threads_and_refuses_beyond_the_queue() {
+        let rt = rocket::tokio::runtime::Runtime::new().unwrap();
+        let hasher = Hasher::new(4, 1, 0);
+        let nice = rt
+            .block_on(hasher.run(|| {
+                // SAFETY: reads the calling thread's nice value.
+                unsafe {
+                    libc::getpriority(
+                        libc::PRIO_PROCESS,
+                        libc::syscall(libc::SYS_gettid) as libc::id_t,
+                    )
+                }
+            }))
+            .unwrap();
+        assert_eq!(nice, BCRYPT_NICE);
+        // One thread, no queue: while it is busy, the next job is refused at once.
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        rt.block_on(async {
+            let busy = hasher.run(move || {
+                started_tx.send(()).unwrap();
+                release_rx.recv().unwrap();
+            });
+            let second = async {
+                started_rx.recv().unwrap();
+                let r = hasher.run(|| ()).await;
+                release_tx.send(()).unwrap();
+                r
+            };
+            let (first, second) = rocket::tokio::join!(busy, second);
+            assert!(first.is_ok());
+            assert!(matches!(
+                second,
+                Err(AppError::Busy {
+                    retry_after: BUSY_RETRY_AFTER
+                })
+            ));
+        });
     }
 
     #[test]
