@@ -282,6 +282,8 @@ for alg in "${ALGORITHMS[@]}"; do
         bench_get static "$GH_URL/static/style.css" "$GOOD_BYTES"
         check_page "$GH_URL" /bench/page 200 'data-testid="dashboard"'
         info "/bench/page: $GOOD_BYTES bytes"
+        "${PY[@]}" value --results "$RESULTS" bytes_page "$GOOD_BYTES"
+        "${PY[@]}" value --results "$RESULTS" bytes_dashboard "$dash_bytes"
         bench_get page "$GH_URL/bench/page" "$GOOD_BYTES"
     fi
 
@@ -414,6 +416,7 @@ for i in $(seq 600); do
 done
 check_page "$FURL" /dashboard 200 'data-testid="dashboard"' "session=$FTOKEN"
 info "Flask peer on $FURL (pid $FPID), /dashboard $GOOD_BYTES bytes"
+"${PY[@]}" value --results "$RESULTS" bytes_flask "$GOOD_BYTES"
 bench_get flask "$FURL/dashboard" "$GOOD_BYTES" "session=$FTOKEN"
 META_CMDS+=("python bench/flask_peer/make_token.py \$DIR http://127.0.0.1:\$PORT; PEER_PUBLIC_KEY=\$DIR/public.pem PEER_ISSUER=http://127.0.0.1:\$PORT gunicorn -w 2 -k sync -b 127.0.0.1:\$PORT --chdir bench/flask_peer app:app")
 stop_pid "$FPID"

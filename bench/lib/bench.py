@@ -430,6 +430,9 @@ def report(results_path, meta_path, out_path):
           f"max {fmt_ms(values.get('overflow_503_max_ms'))}; {values.get('overflow_samples_queued', 0)} sampler requests "
           f"found a free slot and were queued (abandoned after 1 s), {values['overflow_samples_other']} got another "
           f"answer ({', '.join(values.get('overflow_sample_statuses', []))}).")
+    if "bytes_flask" in values:
+        w(f"- response sizes (headers + body): dashboard {values.get('bytes_dashboard')} bytes, public page "
+          f"{values.get('bytes_page')}, Flask peer {values['bytes_flask']}")
     if rss is not None:
         w(f"- memory: VmRSS {values.get('idle_rss_mb', 0):.1f} MB idle after sign-in, VmHWM {rss:.1f} MB after "
           f"`wrk -c256` (a fresh process, so the flood's peak is not in it)")

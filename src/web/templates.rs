@@ -21,7 +21,7 @@ fn iso(value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
 }
 
 pub fn register(tera: &mut Tera) {
-    tera.register_function("t", i18n::tera_t);
+    tera.register_function("t", i18n::TeraT::default());
     tera.register_filter("datetime", i18n::tera_datetime);
     tera.register_filter("iso", iso);
 }
