@@ -280,6 +280,8 @@ for alg in "${ALGORITHMS[@]}"; do
         EDDSA_DATA=$data
         check_page "$GH_URL" /static/style.css 200 'color'
         bench_get static "$GH_URL/static/style.css" "$GOOD_BYTES"
+        [[ $(curl -s -o /dev/null -w '%{http_code}' "$GH_URL/bench/page") != 404 ]] ||
+            die "GET /bench/page is 404: $BIN was built without --features bench"
         check_page "$GH_URL" /bench/page 200 'data-testid="dashboard"'
         info "/bench/page: $GOOD_BYTES bytes"
         "${PY[@]}" value --results "$RESULTS" bytes_page "$GOOD_BYTES"

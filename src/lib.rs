@@ -141,6 +141,7 @@ pub fn rocket_with_clock(
 /// Mounts routes, catchers and fairings around a ready `App`.
 pub fn build(figment: Figment, app: App) -> Rocket<Build> {
     let settings = app.settings.clone();
+    let template_dir = settings.template_dir.clone();
     let figment = figment
         // LG-4: Rocket would otherwise believe any client's X-Real-IP.
         .merge(("ip_header", false))
@@ -155,8 +156,11 @@ pub fn build(figment: Figment, app: App) -> Rocket<Build> {
         .manage(app)
         .mount("/", routes::all())
         .register("/", web::errors::catchers())
-        .attach(Template::custom(|engines| {
+        .attach(Template::custom(move |engines| {
             web::templates::register(&mut engines.tera);
+            if let Err(e) = web::templates::add_translations(&mut engines.tera, &template_dir) {
+                log::error!("templates not translated ahead (pages translate as they render): {e}");
+            }
         }))
         .attach(web::headers::SecurityHeaders::new(&settings))
         .attach(tasks::fairing())

@@ -80,8 +80,14 @@ pub fn error_page(
         "error".into(),
         json!({"code": status.code, "title": title, "message": message}),
     );
-    let html = Template::show(req.rocket(), "error", serde_json::Value::Object(ctx))
-        .unwrap_or_else(|| fallback_html(status, &title, &message));
+    let ctx = serde_json::Value::Object(ctx);
+    let html = Template::show(
+        req.rocket(),
+        super::templates::translated(lang, "error"),
+        &ctx,
+    )
+    .or_else(|| Template::show(req.rocket(), "error", &ctx))
+    .unwrap_or_else(|| fallback_html(status, &title, &message));
     let mut response = Response::build();
     response
         .status(status)

@@ -185,30 +185,71 @@ impl tera::Function for TeraT {
 
 /// A Unix time as "26 Nov 2026, 14:40 UTC" or "2026년 11월 26일 14:40 UTC".
 pub fn format_time(lang: Lang, secs: i64) -> String {
-    let Ok(t) = time::OffsetDateTime::from_unix_timestamp(secs) else {
-        return secs.to_string();
-    };
-    let month = lang.t(&format!("month-{}", u8::from(t.month())));
-    lang.t_args(
-        "date-format",
-        &[
-            ("day", FluentValue::from(t.day().to_string())),
-            ("month", FluentValue::from(month)),
-            ("year", FluentValue::from(t.year().to_string())),
-            (
-                "time",
-                FluentValue::from(format!("{:02}:{:02}", t.hour(), t.minute())),
-            ),
-        ],
-    )
+    DateFormat::new(lang).format(secs)
 }
 
-/// Tera filter: `{{ ts | datetime(lang=lang) }}`.
-pub fn tera_datetime(value: &Value, args: &HashMap<String, Value>) -> tera::Result<Value> {
-    let secs = value
-        .as_i64()
-        .ok_or_else(|| tera::Error::msg("datetime needs a Unix timestamp"))?;
-    Ok(Value::String(format_time(lang_arg(args), secs)))
+/// A language's date pattern and month names, looked up once: pages show several dates
+/// and a Fluent lookup with arguments per date would dominate their rendering.
+pub struct DateFormat {
+    pattern: String,
+    months: Vec<String>,
+}
+
+impl DateFormat {
+    pub fn new(lang: Lang) -> Self {
+        let slot = |s: &str| FluentValue::from(format!("\u{1}{s}\u{1}"));
+        DateFormat {
+            pattern: lang.t_args(
+                "date-format",
+                &[
+                    ("day", slot("D")),
+                    ("month", slot("M")),
+                    ("year", slot("Y")),
+                    ("time", slot("T")),
+                ],
+            ),
+            months: (1..=12).map(|m| lang.t(&format!("month-{m}"))).collect(),
+        }
+    }
+
+    pub fn format(&self, secs: i64) -> String {
+        let Ok(t) = time::OffsetDateTime::from_unix_timestamp(secs) else {
+            return secs.to_string();
+        };
+        self.pattern
+            .replace("\u{1}D\u{1}", &t.day().to_string())
+            .replace(
+                "\u{1}M\u{1}",
+                &self.months[usize::from(u8::from(t.month())) - 1],
+            )
+            .replace("\u{1}Y\u{1}", &t.year().to_string())
+            .replace("\u{1}T\u{1}", &format!("{:02}:{:02}", t.hour(), t.minute()))
+    }
+}
+
+/// Tera filter: `{{ ts | datetime(lang=lang) }}`, with every language's format ready.
+pub struct TeraDatetime(Vec<(Lang, DateFormat)>);
+
+impl Default for TeraDatetime {
+    fn default() -> Self {
+        TeraDatetime(ALL.iter().map(|l| (*l, DateFormat::new(*l))).collect())
+    }
+}
+
+impl tera::Filter for TeraDatetime {
+    fn filter(&self, value: &Value, args: &HashMap<String, Value>) -> tera::Result<Value> {
+        let secs = value
+            .as_i64()
+            .ok_or_else(|| tera::Error::msg("datetime needs a Unix timestamp"))?;
+        let lang = lang_arg(args);
+        let f = self
+            .0
+            .iter()
+            .find(|(l, _)| *l == lang)
+            .map(|(_, f)| f)
+            .ok_or_else(|| tera::Error::msg("no date format"))?;
+        Ok(Value::String(f.format(secs)))
+    }
 }
 
 #[cfg(test)]

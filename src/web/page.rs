@@ -4,6 +4,7 @@
 use rocket::http::Status;
 use rocket::outcome::Outcome;
 use rocket::request::{self, FlashMessage, FromRequest, Request};
+use rocket::response::content::RawHtml;
 use rocket::response::{self, Responder};
 use rocket_dyn_templates::Template;
 use serde_json::{json, Map, Value};
@@ -101,8 +102,16 @@ impl<'r> Responder<'r, 'static> for Page {
         let mut ctx = base_context(req);
         ctx.insert("page".into(), json!(self.name));
         ctx.extend(self.ctx);
-        let template = Template::render(self.name, Value::Object(ctx));
-        (self.status, template).respond_to(req)
+        let ctx = Value::Object(ctx);
+        let lang = super::i18n::Lang::of(req);
+        let html = Template::show(
+            req.rocket(),
+            super::templates::translated(lang, self.name),
+            &ctx,
+        )
+        .or_else(|| Template::show(req.rocket(), self.name, &ctx))
+        .ok_or(Status::InternalServerError)?;
+        (self.status, RawHtml(html)).respond_to(req)
     }
 }
 

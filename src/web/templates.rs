@@ -1,7 +1,9 @@
 //! Tera functions and filters for the templates.
 
-use rocket_dyn_templates::tera::{self, Tera, Value};
 use std::collections::HashMap;
+use std::path::Path;
+
+use rocket_dyn_templates::tera::{self, Tera, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -22,6 +24,120 @@ fn iso(value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
 
 pub fn register(tera: &mut Tera) {
     tera.register_function("t", i18n::TeraT::default());
-    tera.register_filter("datetime", i18n::tera_datetime);
+    tera.register_filter("datetime", i18n::TeraDatetime::default());
     tera.register_filter("iso", iso);
+}
+
+/// The name of `template` translated into `lang` (see [`add_translations`]).
+pub fn translated(lang: i18n::Lang, template: &str) -> String {
+    format!("{}/{template}.html", lang.code())
+}
+
+/// Adds every template again per language, with each argument-less message already in
+/// place: `{{ t(key="login-title", lang=lang) }}` becomes the (escaped) text. A page then
+/// looks up no messages while it renders, only those with arguments. The names end in
+/// `.html`, so Tera auto-escapes them like the originals.
+pub fn add_translations(tera: &mut Tera, dir: &Path) -> Result<(), String> {
+    let mut sources = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))? {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        let Some(name) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".html.tera"))
+        else {
+            continue;
+        };
+        let source =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        sources.push((name.to_string(), source));
+    }
+    let mut raw = Vec::new();
+    for lang in i18n::ALL {
+        for (name, source) in &sources {
+            raw.push((translated(lang, name), translate(source, lang)));
+        }
+    }
+    tera.add_raw_templates(raw).map_err(|e| e.to_string())
+}
+
+fn translate(source: &str, lang: i18n::Lang) -> String {
+    const OPEN: &str = "{{ t(key=\"";
+    const CLOSE: &str = "\", lang=lang) }}";
+    let mut out = String::with_capacity(source.len());
+    let mut rest = source;
+    while let Some(at) = rest.find(OPEN) {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + OPEN.len()..];
+        let key_end = after.find('"').unwrap_or(0);
+        if after[key_end..].starts_with(CLOSE) {
+            out.push_str(&tera::escape_html(&lang.t(&after[..key_end])));
+            rest = &after[key_end + CLOSE.len()..];
+        } else {
+            // A message with arguments: left for render time.
+            out.push_str(OPEN);
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    let code = lang.code();
+    out.replace(
+        "{% extends \"base\" %}",
+        &format!("{{% extends \"{code}/base.html\" %}}"),
+    )
+    .replace(
+        "{% import \"macros\" as",
+        &format!("{{% import \"{code}/macros.html\" as"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::web::i18n::Lang;
+
+    #[test]
+    fn plain_messages_are_put_in_place_escaped() {
+        let src = r#"{% extends "base" %}{% import "macros" as m %}<h1>{{ t(key="login-title", lang=lang) }}</h1><p>{{ t(key="advice-repeats-simple", lang=lang) }}</p><p>{{ t(key="dashboard-welcome", lang=lang, name=user.name) }}</p>"#;
+        let ko = translate(src, Lang::Ko);
+        assert!(
+            ko.starts_with(r#"{% extends "ko/base.html" %}{% import "ko/macros.html" as m %}"#),
+            "{ko}"
+        );
+        assert!(ko.contains("<h1>로그인</h1>"));
+        assert!(ko.contains("&quot;aaa&quot;"), "escaped: {ko}");
+        assert!(
+            ko.contains(r#"{{ t(key="dashboard-welcome", lang=lang, name=user.name) }}"#),
+            "with arguments: left as is"
+        );
+    }
+
+    #[test]
+    fn every_template_gets_a_variant_per_language() {
+        let mut tera = Tera::default();
+        register(&mut tera);
+        add_translations(
+            &mut tera,
+            Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/templates")),
+        )
+        .unwrap();
+        for lang in i18n::ALL {
+            for name in [
+                "base",
+                "login",
+                "register",
+                "dashboard",
+                "account",
+                "sessions",
+                "error",
+                "macros",
+            ] {
+                assert!(
+                    tera.get_template(&translated(lang, name)).is_ok(),
+                    "{} {name}",
+                    lang.code()
+                );
+            }
+        }
+    }
 }
