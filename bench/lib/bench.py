@@ -432,7 +432,12 @@ def report(results_path, meta_path, out_path):
           f"answer ({', '.join(values.get('overflow_sample_statuses', []))}).")
     if "bytes_flask" in values:
         w(f"- response sizes (headers + body): dashboard {values.get('bytes_dashboard')} bytes, public page "
-          f"{values.get('bytes_page')}, Flask peer {values['bytes_flask']}")
+          f"{values.get('bytes_page')}, Flask peer {values['bytes_flask']}; `bench` signs in twice so its "
+          "dashboard shows a previous sign-in, as the public page does")
+    bd, bp = values.get("bytes_dashboard"), values.get("bytes_page")
+    if bd and bp and abs(bd - bp) > 0.05 * bp:
+        w(f"- WARNING: the dashboard ({bd} bytes) and the public page ({bp} bytes) differ by more than 5%: "
+          "they no longer render the same parts of the template, so check 1 compares unequal pages")
     if rss is not None:
         w(f"- memory: VmRSS {values.get('idle_rss_mb', 0):.1f} MB idle after sign-in, VmHWM {rss:.1f} MB after "
           f"`wrk -c256` (a fresh process, so the flood's peak is not in it)")
