@@ -52,6 +52,7 @@ struct Raw {
     register_ip_max: u32,
     register_window: u64,
     bcrypt_max_queue: usize,
+    bcrypt_nice: i32,
     db_pool_size: u32,
     db_connect_timeout: u64,
     template_dir: PathBuf,
@@ -103,6 +104,7 @@ impl Default for Raw {
             register_ip_max: 20,
             register_window: 3600,
             bcrypt_max_queue: 64,
+            bcrypt_nice: 10,
             db_pool_size: 8,
             db_connect_timeout: 5,
             template_dir: "templates".into(),
@@ -135,6 +137,7 @@ pub struct Settings {
     pub register_ip_max: u32,
     pub register_window: i64,
     pub bcrypt_max_queue: usize,
+    pub bcrypt_nice: i32,
     pub db_pool_size: u32,
     pub db_connect_timeout: u64,
     pub template_dir: PathBuf,
@@ -282,6 +285,12 @@ impl Settings {
                 ));
             }
         }
+        if !(0..=19).contains(&raw.bcrypt_nice) {
+            return Err(ConfigError::new(
+                "bcrypt_nice",
+                format!("{} is outside 0..=19", raw.bcrypt_nice),
+            ));
+        }
         let trusted_proxies = raw
             .trusted_proxies
             .iter()
@@ -309,6 +318,7 @@ impl Settings {
             register_ip_max: raw.register_ip_max,
             register_window,
             bcrypt_max_queue: raw.bcrypt_max_queue,
+            bcrypt_nice: raw.bcrypt_nice,
             db_pool_size: raw.db_pool_size,
             db_connect_timeout: raw.db_connect_timeout,
             template_dir: raw.template_dir,
@@ -452,6 +462,7 @@ impl fmt::Display for Settings {
         writeln!(f, "register_ip_max             = {}", self.register_ip_max)?;
         writeln!(f, "register_window             = {}", self.register_window)?;
         writeln!(f, "bcrypt_max_queue            = {}", self.bcrypt_max_queue)?;
+        writeln!(f, "bcrypt_nice                 = {}", self.bcrypt_nice)?;
         writeln!(f, "db_pool_size                = {}", self.db_pool_size)?;
         write!(
             f,

@@ -59,6 +59,7 @@ pub struct Services {
     pub throttle: Throttle,
     pub profiles: Profiles,
     pub session_views: SessionViews,
+    pub dates: web::i18n::DateFormats,
     pub clock: Arc<dyn Clock>,
     pub assets: Assets,
     /// Tokens minted before this moment are revalidated on first use, so a restart (which
@@ -101,7 +102,12 @@ impl App {
             max_lifetime,
         );
         let permits = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let hasher = Hasher::new(settings.bcrypt_cost, permits, settings.bcrypt_max_queue);
+        let hasher = Hasher::new(
+            settings.bcrypt_cost,
+            permits,
+            settings.bcrypt_max_queue,
+            settings.bcrypt_nice,
+        );
         Ok(App(Arc::new(Services {
             settings: Arc::new(settings),
             db,
@@ -112,6 +118,7 @@ impl App {
             throttle: Throttle::new(),
             profiles: Profiles::new(PROFILE_CACHE_CAP),
             session_views: SessionViews::new(PROFILE_CACHE_CAP),
+            dates: web::i18n::DateFormats::default(),
             clock,
             assets: Assets::new(),
             started_at: now,

@@ -220,23 +220,25 @@ type Job = Box<dyn FnOnce() + Send>;
 /// Seconds a client is told to wait when the queue is full.
 pub const BUSY_RETRY_AFTER: u64 = 2;
 
-/// How much lower than the web workers bcrypt threads run (Linux nice levels; 10 gives them
-/// about a tenth of the CPU weight of a normal thread when both want the CPU).
-const BCRYPT_NICE: i32 = 10;
-
-fn lower_priority() {
+/// Lowers the calling thread's priority to `nice` (Linux nice levels: at 10 a thread has
+/// about a tenth of the CPU weight of a normal one when both want the CPU).
+fn lower_priority(nice: i32) {
     #[cfg(target_os = "linux")]
     // SAFETY: plain syscalls on the calling thread; failure only leaves the priority as is.
     unsafe {
         let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-        if libc::setpriority(libc::PRIO_PROCESS, tid, BCRYPT_NICE) != 0 {
+        if nice > 0 && libc::setpriority(libc::PRIO_PROCESS, tid, nice) != 0 {
             log::warn!("cannot lower the bcrypt threads' priority");
         }
     }
+    #[cfg(not(target_os = "linux"))]
+    let _ = nice;
 }
 
 impl Hasher {
-    pub fn new(cost: u32, threads: usize, max_queue: usize) -> Self {
+    /// `nice`: how much lower than the web workers the hashing threads run (see
+    /// `bcrypt_nice` in the README).
+    pub fn new(cost: u32, threads: usize, max_queue: usize, nice: i32) -> Self {
         let threads = threads.max(1);
         let (jobs, rx) = channel::<Job>();
         let rx = Arc::new(Mutex::new(rx));
@@ -245,7 +247,7 @@ impl Hasher {
             let spawned = std::thread::Builder::new()
                 .name(format!("bcrypt-{i}"))
                 .spawn(move || {
-                    lower_priority();
+                    lower_priority(nice);
                     // Ends when the Hasher (the sender) is dropped.
                     loop {
                         let job = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
@@ -293,6 +295,12 @@ impl Hasher {
         let (tx, rx) = rocket::tokio::sync::oneshot::channel();
         let free = self.free.clone();
         let job: Job = Box::new(move || {
+            if tx.is_closed() {
+                // The caller gave up (the client went away): a flood whose clients time out
+                // must not leave a backlog of hashes nobody waits for.
+                free.fetch_add(1, Ordering::AcqRel);
+                return;
+            }
             let result = f();
             // The place frees once the work is done (even if the caller stopped waiting), and
             // before the caller hears back, so its next job finds the place free.
@@ -415,7 +423,7 @@ mod tests {
     #[test]
     fn bcrypt_runs_on_lower_priority_threads_and_refuses_beyond_the_queue() {
         let rt = rocket::tokio::runtime::Runtime::new().unwrap();
-        let hasher = Hasher::new(4, 1, 0);
+        let hasher = Hasher::new(4, 1, 0, 10);
         let nice = rt
             .block_on(hasher.run(|| {
                 // SAFETY: reads the calling thread's nice value.
@@ -427,7 +435,7 @@ mod tests {
                 }
             }))
             .unwrap();
-        assert_eq!(nice, BCRYPT_NICE);
+        assert_eq!(nice, 10);
         // One thread, no queue: while it is busy, the next job is refused at once.
         let (started_tx, started_rx) = std::sync::mpsc::channel();
         let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();

@@ -227,28 +227,45 @@ impl DateFormat {
     }
 }
 
-/// Tera filter: `{{ ts | datetime(lang=lang) }}`, with every language's format ready.
-pub struct TeraDatetime(Vec<(Lang, DateFormat)>);
+/// Every language's date format, ready (for Rust code and the `datetime` filter).
+pub struct DateFormats(Vec<(Lang, DateFormat)>);
 
-impl Default for TeraDatetime {
+impl Default for DateFormats {
     fn default() -> Self {
-        TeraDatetime(ALL.iter().map(|l| (*l, DateFormat::new(*l))).collect())
+        DateFormats(ALL.iter().map(|l| (*l, DateFormat::new(*l))).collect())
     }
 }
+
+impl DateFormats {
+    pub fn format(&self, lang: Lang, secs: i64) -> String {
+        self.0
+            .iter()
+            .find(|(l, _)| *l == lang)
+            .map_or_else(|| secs.to_string(), |(_, f)| f.format(secs))
+    }
+}
+
+/// `<time datetime="...">`: RFC 3339 in UTC.
+pub fn iso(secs: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// Tera filter: `{{ ts | datetime(lang=lang) }}`.
+#[derive(Default)]
+pub struct TeraDatetime(DateFormats);
 
 impl tera::Filter for TeraDatetime {
     fn filter(&self, value: &Value, args: &HashMap<String, Value>) -> tera::Result<Value> {
         let secs = value
             .as_i64()
             .ok_or_else(|| tera::Error::msg("datetime needs a Unix timestamp"))?;
-        let lang = lang_arg(args);
-        let f = self
-            .0
-            .iter()
-            .find(|(l, _)| *l == lang)
-            .map(|(_, f)| f)
-            .ok_or_else(|| tera::Error::msg("no date format"))?;
-        Ok(Value::String(f.format(secs)))
+        Ok(Value::String(self.0.format(lang_arg(args), secs)))
     }
 }
 

@@ -15,14 +15,10 @@ use crate::error::AppError;
 use crate::web::i18n::Lang;
 use crate::App;
 
-/// What every page needs to render its layout and forms.
+/// What every page needs to render its layout: who is signed in, the language, the flash.
 pub struct Ctx {
     pub user: Option<AuthUser>,
     pub lang: Lang,
-    /// For forms a signed-in user posts (bound to the session), or the pre-session token.
-    pub csrf_token: String,
-    /// For the sign-in and registration forms (always pre-session bound).
-    pub form_csrf: String,
     flash: Option<(String, String)>,
 }
 
@@ -31,18 +27,9 @@ impl<'r> FromRequest<'r> for Ctx {
     type Error = AppError;
 
     async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, AppError> {
-        let Some(app) = req.rocket().state::<App>() else {
-            return Outcome::Error((Status::InternalServerError, AppError::Internal));
-        };
         let user = match req.guard::<AuthUser>().await {
             Outcome::Success(u) => Some(u),
             _ => None,
-        };
-        let pre = pre_session_value(req, app);
-        let form_csrf = app.csrf.token(Binding::PreSession, &pre);
-        let csrf_token = match &user {
-            Some(u) => app.csrf.token(Binding::Session, u.sid()),
-            None => form_csrf.clone(),
         };
         let flash = match req.guard::<Option<FlashMessage<'_>>>().await {
             Outcome::Success(Some(f)) => Some((f.kind().to_string(), f.message().to_string())),
@@ -51,8 +38,6 @@ impl<'r> FromRequest<'r> for Ctx {
         Outcome::Success(Ctx {
             user,
             lang: Lang::of(req),
-            csrf_token,
-            form_csrf,
             flash,
         })
     }
@@ -64,8 +49,6 @@ impl Ctx {
         if let Some(u) = &self.user {
             ctx.insert("user".into(), json!({"name": u.name()}));
         }
-        ctx.insert("csrf_token".into(), json!(self.csrf_token));
-        ctx.insert("form_csrf".into(), json!(self.form_csrf));
         if let Some((kind, message)) = &self.flash {
             let kind = if kind == "error" { "error" } else { "success" };
             ctx.insert("flash".into(), json!({"kind": kind, "message": message}));
@@ -73,7 +56,12 @@ impl Ctx {
         if let Value::Object(extra) = extra {
             ctx.extend(extra);
         }
-        Page { name, status, ctx }
+        Page {
+            name,
+            status,
+            ctx,
+            sid: self.user.as_ref().map(|u| u.sid().to_string()),
+        }
     }
 }
 
@@ -95,12 +83,43 @@ pub struct Page {
     name: &'static str,
     status: Status,
     ctx: Map<String, Value>,
+    /// The signed-in session, whose id the page's CSRF tokens are bound to.
+    sid: Option<String>,
 }
+
+impl Page {
+    /// Shows `name` as signed in (the benchmark's public copy of the dashboard).
+    #[cfg(feature = "bench")]
+    pub fn set_user(&mut self, name: &str) {
+        self.ctx.insert("user".into(), json!({ "name": name }));
+    }
+}
+
+/// Pages with forms that post before sign-in (or to the strength meter): they need the
+/// pre-session token (and cookie). Other pages neither make one nor set the cookie.
+const PRE_SESSION_FORMS: &[&str] = &["login", "register", "account"];
 
 impl<'r> Responder<'r, 'static> for Page {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
         let mut ctx = base_context(req);
         ctx.insert("page".into(), json!(self.name));
+        // CSRF tokens cost an HMAC each: only the ones this page's forms use.
+        if let Some(app) = req.rocket().state::<App>() {
+            let form = PRE_SESSION_FORMS.contains(&self.name).then(|| {
+                app.csrf
+                    .token(Binding::PreSession, &pre_session_value(req, app))
+            });
+            let session = self
+                .sid
+                .as_deref()
+                .map(|sid| app.csrf.token(Binding::Session, sid));
+            if let Some(t) = session.as_ref().or(form.as_ref()) {
+                ctx.insert("csrf_token".into(), json!(t));
+            }
+            if let Some(t) = form {
+                ctx.insert("form_csrf".into(), json!(t));
+            }
+        }
         ctx.extend(self.ctx);
         let ctx = Value::Object(ctx);
         let lang = super::i18n::Lang::of(req);
@@ -115,13 +134,16 @@ impl<'r> Responder<'r, 'static> for Page {
     }
 }
 
+/// The product's name as pages show it.
+pub const SITE_NAME: &str = "gatehouse";
+
 /// The part of the context that needs nothing but the app: asset URLs, the site's name.
 pub fn base_context(req: &Request<'_>) -> Map<String, Value> {
     let mut ctx = Map::new();
     if let Some(app) = req.rocket().state::<App>() {
         ctx.insert("assets".into(), app.assets.urls());
     }
-    ctx.insert("site_name".into(), json!("gatehouse"));
+    ctx.insert("site_name".into(), json!(SITE_NAME));
     let lang = super::i18n::Lang::of(req);
     ctx.insert("lang".into(), json!(lang.code()));
     ctx.insert("lang_other".into(), json!(lang.other().code()));

@@ -64,6 +64,8 @@ pub fn add_translations(tera: &mut Tera, dir: &Path) -> Result<(), String> {
 fn translate(source: &str, lang: i18n::Lang) -> String {
     const OPEN: &str = "{{ t(key=\"";
     const CLOSE: &str = "\", lang=lang) }}";
+    // The site's name is a constant of every page's context, so these are plain too.
+    const CLOSE_SITE: &str = "\", lang=lang, site=site_name) }}";
     let mut out = String::with_capacity(source.len());
     let mut rest = source;
     while let Some(at) = rest.find(OPEN) {
@@ -73,6 +75,13 @@ fn translate(source: &str, lang: i18n::Lang) -> String {
         if after[key_end..].starts_with(CLOSE) {
             out.push_str(&tera::escape_html(&lang.t(&after[..key_end])));
             rest = &after[key_end + CLOSE.len()..];
+        } else if after[key_end..].starts_with(CLOSE_SITE) {
+            let text = lang.t_args(
+                &after[..key_end],
+                &[("site", super::page::SITE_NAME.into())],
+            );
+            out.push_str(&tera::escape_html(&text));
+            rest = &after[key_end + CLOSE_SITE.len()..];
         } else {
             // A message with arguments: left for render time.
             out.push_str(OPEN);
