@@ -67,6 +67,7 @@ backend_tests! {
                 "secure_cookies",
                 Box::new(|f| f.merge(("secure_cookies", "maybe"))),
             ),
+            ("bcrypt_nice", Box::new(|f| f.merge(("bcrypt_nice", 20)))),
         ];
         for (key, configure) in cases {
             let e = start_error(configure);

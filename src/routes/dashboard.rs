@@ -92,7 +92,7 @@ fn bench_page(app: &State<App>, ctx: Ctx) -> Page {
             previous: Some((now - 3600, Some("127.0.0.1"))),
         },
     );
-    page.set_user("benchmark");
+    page.set_user("benchmark", "AAAAAAAAAAAAAAAAAAAAAA");
     page
 }
 

@@ -88,10 +88,12 @@ pub struct Page {
 }
 
 impl Page {
-    /// Shows `name` as signed in (the benchmark's public copy of the dashboard).
+    /// Shows `name` as signed in (the benchmark's public copy of the dashboard), with a
+    /// token for its sign-out form like a real session's.
     #[cfg(feature = "bench")]
-    pub fn set_user(&mut self, name: &str) {
+    pub fn set_user(&mut self, name: &str, sid: &str) {
         self.ctx.insert("user".into(), json!({ "name": name }));
+        self.sid = Some(sid.to_string());
     }
 }
 
