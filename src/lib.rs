@@ -157,10 +157,13 @@ pub fn build(figment: Figment, app: App) -> Rocket<Build> {
         .merge(("limits.form", FORM_LIMIT))
         .merge(("limits.data-form", FORM_LIMIT))
         .merge(("template_dir", settings.template_dir.clone()));
+    let renderer = web::templates::Renderer::default();
+    let loaded = renderer.clone();
     rocket::custom(figment)
         // Our own fairing sets every security header; an empty Shield replaces Rocket's default.
         .attach(rocket::shield::Shield::new())
         .manage(app)
+        .manage(renderer)
         .mount("/", routes::all())
         .register("/", web::errors::catchers())
         .attach(Template::custom(move |engines| {
@@ -168,6 +171,7 @@ pub fn build(figment: Figment, app: App) -> Rocket<Build> {
             if let Err(e) = web::templates::add_translations(&mut engines.tera, &template_dir) {
                 log::error!("templates not translated ahead (pages translate as they render): {e}");
             }
+            loaded.set(&engines.tera);
         }))
         .attach(web::headers::SecurityHeaders::new(&settings))
         .attach(tasks::fairing())

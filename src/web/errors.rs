@@ -7,7 +7,6 @@ use rocket::http::{ContentType, Header, Method, Status};
 use rocket::request::Request;
 use rocket::response::{self, Redirect, Responder, Response};
 use rocket::{catch, catchers, Catcher, Route};
-use rocket_dyn_templates::Template;
 use serde_json::json;
 
 use crate::error::AppError;
@@ -81,13 +80,12 @@ pub fn error_page(
         json!({"code": status.code, "title": title, "message": message}),
     );
     let ctx = serde_json::Value::Object(ctx);
-    let html = Template::show(
-        req.rocket(),
-        super::templates::translated(lang, "error"),
-        &ctx,
-    )
-    .or_else(|| Template::show(req.rocket(), "error", &ctx))
-    .unwrap_or_else(|| fallback_html(status, &title, &message));
+    let translated = super::templates::translated(lang, "error");
+    let html = req
+        .rocket()
+        .state::<super::templates::Renderer>()
+        .and_then(|r| r.render(&[&translated, "error"], ctx))
+        .unwrap_or_else(|| fallback_html(status, &title, &message));
     let mut response = Response::build();
     response
         .status(status)

@@ -6,7 +6,6 @@ use rocket::outcome::Outcome;
 use rocket::request::{self, FlashMessage, FromRequest, Request};
 use rocket::response::content::RawHtml;
 use rocket::response::{self, Responder};
-use rocket_dyn_templates::Template;
 use serde_json::{json, Map, Value};
 
 use crate::auth::csrf::{pre_session_value, Binding};
@@ -125,13 +124,13 @@ impl<'r> Responder<'r, 'static> for Page {
         ctx.extend(self.ctx);
         let ctx = Value::Object(ctx);
         let lang = super::i18n::Lang::of(req);
-        let html = Template::show(
-            req.rocket(),
-            super::templates::translated(lang, self.name),
-            &ctx,
-        )
-        .or_else(|| Template::show(req.rocket(), self.name, &ctx))
-        .ok_or(Status::InternalServerError)?;
+        let translated = super::templates::translated(lang, self.name);
+        let html = req
+            .rocket()
+            .state::<super::templates::Renderer>()
+            .ok_or(Status::InternalServerError)?
+            .render(&[&translated, self.name], ctx)
+            .ok_or(Status::InternalServerError)?;
         (self.status, RawHtml(html)).respond_to(req)
     }
 }

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Arc, RwLock};
 
 use rocket_dyn_templates::tera::{self, Tera, Value};
 use time::format_description::well_known::Rfc3339;
@@ -26,6 +27,31 @@ pub fn register(tera: &mut Tera) {
     tera.register_function("t", i18n::TeraT::default());
     tera.register_filter("datetime", i18n::TeraDatetime::default());
     tera.register_filter("iso", iso);
+}
+
+/// The templates rocket_dyn_templates loaded (and re-loads in debug builds), rendered
+/// from a context we hand over whole: `Template::show` would first copy every value of it
+/// through serde, which cost a page as much as a third of its rendering.
+#[derive(Clone, Default)]
+pub struct Renderer(Arc<RwLock<Option<Arc<Tera>>>>);
+
+impl Renderer {
+    pub fn set(&self, tera: &Tera) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(tera.clone()));
+    }
+
+    /// Renders the first of `names` that exists. `None` if the templates are not loaded or
+    /// rendering fails (logged).
+    pub fn render(&self, names: &[&str], context: Value) -> Option<String> {
+        let tera = self.0.read().unwrap_or_else(|p| p.into_inner()).clone()?;
+        let name = names.iter().find(|n| tera.get_template(n).is_ok())?;
+        let context = tera::Context::from_value(context)
+            .map_err(|e| log::error!("template context for {name}: {e}"))
+            .ok()?;
+        tera.render(name, &context)
+            .map_err(|e| log::error!("rendering {name}: {e:?}"))
+            .ok()
+    }
 }
 
 /// The name of `template` translated into `lang` (see [`add_translations`]).
