@@ -88,20 +88,18 @@ fn templates(c: &mut Criterion) {
     tera.add_template_files(files).unwrap();
     tera.autoescape_on(vec![".html.tera", ".tera", ".html"]);
     gatehouse::web::templates::register(&mut tera);
-    gatehouse::web::templates::add_translations(&mut tera, std::path::Path::new(dir)).unwrap();
+    let assets = gatehouse::web::assets::Assets::new().urls();
+    gatehouse::web::templates::add_translations(&mut tera, std::path::Path::new(dir), &assets)
+        .unwrap();
     for lang in [Lang::En, Lang::Ko] {
         let ctx = Context::from_serialize(json!({
-            "page": "dashboard", "site_name": "gatehouse", "lang": lang.code(), "lang_other": lang.other().code(),
-            "here": "%2Fdashboard",
-            "assets": {"style_css": "/static/style.css?v=1", "favicon_svg": "/static/favicon.svg?v=1", "app_js": "/static/app.js?v=1"},
-            "user": {"name": "benchmark"}, "csrf_token": "x".repeat(64), "form_csrf": "y".repeat(64),
+            "page": "dashboard", "lang": lang.code(), "here": "%2Fdashboard",
+            "username": "benchmark", "csrf_token": "x".repeat(64), "form_csrf": "y".repeat(64),
             "greeting": "Welcome, benchmark", "last_login": "Last signed in 26 Nov 2026, 14:40 UTC from 127.0.0.1.",
-            "session": {
-                "started": {"iso": "2026-11-26T15:40:00Z", "text": "26 Nov 2026, 15:40 UTC"},
-                "expires": {"iso": "2026-11-26T16:10:00Z", "text": "26 Nov 2026, 16:10 UTC"},
-                "absolute_expires": {"iso": "2026-11-27T03:40:00Z", "text": "27 Nov 2026, 03:40 UTC"},
-                "remember": false,
-            },
+            "started_iso": "2026-11-26T15:40:00Z", "started_text": "26 Nov 2026, 15:40 UTC",
+            "expires_iso": "2026-11-26T16:10:00Z", "expires_text": "26 Nov 2026, 16:10 UTC",
+            "absolute_iso": "2026-11-27T03:40:00Z", "absolute_text": "27 Nov 2026, 03:40 UTC",
+            "remember": false,
         }))
         .unwrap();
         let translated = gatehouse::web::templates::translated(lang, "dashboard");

@@ -159,6 +159,7 @@ pub fn build(figment: Figment, app: App) -> Rocket<Build> {
         .merge(("template_dir", settings.template_dir.clone()));
     let renderer = web::templates::Renderer::default();
     let loaded = renderer.clone();
+    let assets = app.assets.urls();
     rocket::custom(figment)
         // Our own fairing sets every security header; an empty Shield replaces Rocket's default.
         .attach(rocket::shield::Shield::new())
@@ -166,12 +167,11 @@ pub fn build(figment: Figment, app: App) -> Rocket<Build> {
         .manage(renderer)
         .mount("/", routes::all())
         .register("/", web::errors::catchers())
-        .attach(Template::custom(move |engines| {
+        .attach(Template::try_custom(move |engines| {
             web::templates::register(&mut engines.tera);
-            if let Err(e) = web::templates::add_translations(&mut engines.tera, &template_dir) {
-                log::error!("templates not translated ahead (pages translate as they render): {e}");
-            }
+            web::templates::add_translations(&mut engines.tera, &template_dir, &assets)?;
             loaded.set(&engines.tera);
+            Ok(())
         }))
         .attach(web::headers::SecurityHeaders::new(&settings))
         .attach(tasks::fairing())

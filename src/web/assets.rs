@@ -62,7 +62,7 @@ impl Assets {
     }
 
     /// `{"style_css": "/static/style.css?v=...", ...}` for templates.
-    pub fn urls(&self) -> Value {
+    pub fn urls(&self) -> Map<String, Value> {
         let mut m = Map::new();
         for (name, a) in &self.files {
             m.insert(
@@ -70,7 +70,7 @@ impl Assets {
                 Value::String(format!("/static/{name}?v={}", a.hash)),
             );
         }
-        Value::Object(m)
+        m
     }
 }
 

@@ -84,7 +84,7 @@ pub fn error_page(
     let html = req
         .rocket()
         .state::<super::templates::Renderer>()
-        .and_then(|r| r.render(&[&translated, "error"], ctx))
+        .and_then(|r| r.render(&translated, ctx))
         .unwrap_or_else(|| fallback_html(status, &title, &message));
     let mut response = Response::build();
     response

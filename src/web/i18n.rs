@@ -191,39 +191,69 @@ pub fn format_time(lang: Lang, secs: i64) -> String {
 /// A language's date pattern and month names, looked up once: pages show several dates
 /// and a Fluent lookup with arguments per date would dominate their rendering.
 pub struct DateFormat {
-    pattern: String,
+    parts: Vec<DatePart>,
     months: Vec<String>,
+}
+
+/// The pattern, split once at its placeholders: formatting is then a few pushes.
+enum DatePart {
+    Text(String),
+    Day,
+    Month,
+    Year,
+    Time,
 }
 
 impl DateFormat {
     pub fn new(lang: Lang) -> Self {
         let slot = |s: &str| FluentValue::from(format!("\u{1}{s}\u{1}"));
+        let pattern = lang.t_args(
+            "date-format",
+            &[
+                ("day", slot("D")),
+                ("month", slot("M")),
+                ("year", slot("Y")),
+                ("time", slot("T")),
+            ],
+        );
+        // Between \u{1} marks: odd pieces are placeholders, even ones text.
+        let parts = pattern
+            .split('\u{1}')
+            .enumerate()
+            .filter(|(_, piece)| !piece.is_empty())
+            .map(|(i, piece)| match (i % 2, piece) {
+                (1, "D") => DatePart::Day,
+                (1, "M") => DatePart::Month,
+                (1, "Y") => DatePart::Year,
+                (1, "T") => DatePart::Time,
+                _ => DatePart::Text(piece.to_string()),
+            })
+            .collect();
         DateFormat {
-            pattern: lang.t_args(
-                "date-format",
-                &[
-                    ("day", slot("D")),
-                    ("month", slot("M")),
-                    ("year", slot("Y")),
-                    ("time", slot("T")),
-                ],
-            ),
+            parts,
             months: (1..=12).map(|m| lang.t(&format!("month-{m}"))).collect(),
         }
     }
 
     pub fn format(&self, secs: i64) -> String {
+        use std::fmt::Write;
         let Ok(t) = time::OffsetDateTime::from_unix_timestamp(secs) else {
             return secs.to_string();
         };
-        self.pattern
-            .replace("\u{1}D\u{1}", &t.day().to_string())
-            .replace(
-                "\u{1}M\u{1}",
-                &self.months[usize::from(u8::from(t.month())) - 1],
-            )
-            .replace("\u{1}Y\u{1}", &t.year().to_string())
-            .replace("\u{1}T\u{1}", &format!("{:02}:{:02}", t.hour(), t.minute()))
+        let mut out = String::with_capacity(32);
+        for part in &self.parts {
+            // Writing to a String cannot fail.
+            let _ = match part {
+                DatePart::Text(s) => out.write_str(s),
+                DatePart::Day => write!(out, "{}", t.day()),
+                DatePart::Month => {
+                    out.write_str(&self.months[usize::from(u8::from(t.month())) - 1])
+                }
+                DatePart::Year => write!(out, "{}", t.year()),
+                DatePart::Time => write!(out, "{:02}:{:02}", t.hour(), t.minute()),
+            };
+        }
+        out
     }
 }
 

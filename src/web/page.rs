@@ -46,7 +46,7 @@ impl Ctx {
     pub fn page(&self, name: &'static str, status: Status, extra: Value) -> Page {
         let mut ctx = Map::new();
         if let Some(u) = &self.user {
-            ctx.insert("user".into(), json!({"name": u.name()}));
+            ctx.insert("username".into(), json!(u.name()));
         }
         if let Some((kind, message)) = &self.flash {
             let kind = if kind == "error" { "error" } else { "success" };
@@ -91,7 +91,7 @@ impl Page {
     /// token for its sign-out form like a real session's.
     #[cfg(feature = "bench")]
     pub fn set_user(&mut self, name: &str, sid: &str) {
-        self.ctx.insert("user".into(), json!({ "name": name }));
+        self.ctx.insert("username".into(), json!(name));
         self.sid = Some(sid.to_string());
     }
 }
@@ -129,7 +129,7 @@ impl<'r> Responder<'r, 'static> for Page {
             .rocket()
             .state::<super::templates::Renderer>()
             .ok_or(Status::InternalServerError)?
-            .render(&[&translated, self.name], ctx)
+            .render(&translated, ctx)
             .ok_or(Status::InternalServerError)?;
         (self.status, RawHtml(html)).respond_to(req)
     }
@@ -138,16 +138,12 @@ impl<'r> Responder<'r, 'static> for Page {
 /// The product's name as pages show it.
 pub const SITE_NAME: &str = "gatehouse";
 
-/// The part of the context that needs nothing but the app: asset URLs, the site's name.
+/// The part of every page's context that the templates cannot have baked in (see
+/// `templates::bake`): the language for messages with arguments, this page's address.
 pub fn base_context(req: &Request<'_>) -> Map<String, Value> {
     let mut ctx = Map::new();
-    if let Some(app) = req.rocket().state::<App>() {
-        ctx.insert("assets".into(), app.assets.urls());
-    }
-    ctx.insert("site_name".into(), json!(SITE_NAME));
     let lang = super::i18n::Lang::of(req);
     ctx.insert("lang".into(), json!(lang.code()));
-    ctx.insert("lang_other".into(), json!(lang.other().code()));
     // Where the language switch returns to: this page, if it is a plain GET.
     let here = if req.method() == rocket::http::Method::Get {
         super::next::encode(&req.uri().to_string())
