@@ -123,6 +123,8 @@ BUILD_CMD="cargo build --release --features bench"
 log "$BUILD_CMD (target dir $TARGET_DIR)"
 CARGO_TARGET_DIR=$TARGET_DIR $BUILD_CMD || die "the build failed"
 [[ -x $BIN ]] || die "no binary at $BIN after the build"
+# The build's last processes (linker, cargo) must be gone before anything is timed.
+"${PY[@]}" wait-idle --min-idle 0.9 --timeout 60
 
 # --- gatehouse processes -----------------------------------------------------------------
 
@@ -257,23 +259,37 @@ $(cat "$TMP/check.h")"
     GOOD_BYTES=$((hsize + bsize))
 }
 
-# Runs wrk RUNS times (or $5) and records each run under SCENARIO.
+# Runs wrk once and records it as run RUN of SCENARIO.
 # The command line is recorded with the token replaced by <JWT>.
-bench_get() { # SCENARIO URL EXPECT_BYTES [COOKIE] [RUNS] [CONNECTIONS]
-    local scenario=$1 url=$2 bytes=$3 cookie=${4:-} runs=${5:-$RUNS} conns=${6:-$CONNS} r out
+bench_one() { # SCENARIO RUN URL EXPECT_BYTES [COOKIE] [CONNECTIONS]
+    local scenario=$1 r=$2 url=$3 bytes=$4 cookie=${5:-} conns=${6:-$CONNS} out
     local cmd=(wrk -t"$THREADS" -c"$conns" -d"$DURATION" --latency -s "$BENCH_DIR/lua/report.lua")
     [[ -n $cookie ]] && cmd+=(-H "Cookie: $cookie")
     cmd+=("$url")
     local shown="${cmd[*]}"
     shown=${shown//$BENCH_DIR/bench}
     [[ -n $cookie ]] && shown=${shown/"Cookie: $cookie"/"'Cookie: session=<JWT>'"}
-    for r in $(seq "$runs"); do
-        out=$TMP/wrk.$scenario.$r.txt
-        "${cmd[@]}" >"$out" 2>&1 || die "wrk failed ($scenario run $r): $(cat "$out")"
-        # More than 1% errors means we measured the wrong thing: stop rather than report it.
-        "${PY[@]}" parse-wrk --results "$RESULTS" --scenario "$scenario" --run "$r" --cmd "$shown" \
-            --expect-bytes "$bytes" --max-error-share 0.01 "$out"
+    out=$TMP/wrk.$scenario.$r.txt
+    "${cmd[@]}" >"$out" 2>&1 || die "wrk failed ($scenario run $r): $(cat "$out")"
+    # More than 1% errors means we measured the wrong thing: stop rather than report it.
+    "${PY[@]}" parse-wrk --results "$RESULTS" --scenario "$scenario" --run "$r" --cmd "$shown" \
+        --expect-bytes "$bytes" --max-error-share 0.01 "$out"
+}
+
+# Runs wrk RUNS times (or $5) and records each run under SCENARIO.
+bench_get() { # SCENARIO URL EXPECT_BYTES [COOKIE] [RUNS] [CONNECTIONS]
+    local r
+    for r in $(seq "${5:-$RUNS}"); do
+        bench_one "$1" "$r" "$2" "$3" "${4:-}" "${6:-$CONNS}"
     done
+}
+
+# A short unrecorded wrk run: the first seconds of load on a fresh process (page faults,
+# lazily built state, the CPU leaving its idle states) would otherwise count in run 1.
+warm_up() { # URL [COOKIE]
+    local extra=()
+    [[ -n ${2:-} ]] && extra=(-H "Cookie: $2")
+    wrk -t"$THREADS" -c"$CONNS" -d2s "${extra[@]}" "$1" >/dev/null 2>&1 || die "wrk warm-up of $1 failed"
 }
 
 META_CMDS=()
@@ -298,23 +314,31 @@ for alg in "${ALGORITHMS[@]}"; do
     dash_bytes=$GOOD_BYTES
     info "signed in as bench; GET /dashboard is 200 with the dashboard ($dash_bytes bytes)"
 
+    [[ $(curl -s -o /dev/null -w '%{http_code}' "$GH_URL/bench/page") != 404 ]] ||
+        die "GET /bench/page is 404: $BIN was built without --features bench"
+    check_page "$GH_URL" /bench/page 200 'data-testid="dashboard"'
+    page_bytes=$GOOD_BYTES
+    info "/bench/page: $page_bytes bytes"
     if [[ $alg = EdDSA ]]; then
         EDDSA_DATA=$data
-        check_page "$GH_URL" /static/style.css 200 'color'
-        bench_get static "$GH_URL/static/style.css" "$GOOD_BYTES"
-        [[ $(curl -s -o /dev/null -w '%{http_code}' "$GH_URL/bench/page") != 404 ]] ||
-            die "GET /bench/page is 404: $BIN was built without --features bench"
-        check_page "$GH_URL" /bench/page 200 'data-testid="dashboard"'
-        info "/bench/page: $GOOD_BYTES bytes"
-        "${PY[@]}" value --results "$RESULTS" bytes_page "$GOOD_BYTES"
+        "${PY[@]}" value --results "$RESULTS" bytes_page "$page_bytes"
         "${PY[@]}" value --results "$RESULTS" bytes_dashboard "$dash_bytes"
-        bench_get page "$GH_URL/bench/page" "$GOOD_BYTES"
+        check_page "$GH_URL" /static/style.css 200 'color'
+        warm_up "$GH_URL/static/style.css"
+        bench_get static "$GH_URL/static/style.css" "$GOOD_BYTES"
     fi
 
-    bench_get "dashboard-$alg" "$GH_URL/dashboard" "$dash_bytes" "session=$TOKEN"
+    # Check 1 compares the dashboard with the public page of the same process, their runs
+    # interleaved, so drift in the machine's speed during the suite hits both alike.
+    warm_up "$GH_URL/dashboard" "session=$TOKEN"
+    for r in $(seq "$RUNS"); do
+        bench_one "page-$alg" "$r" "$GH_URL/bench/page" "$page_bytes"
+        bench_one "dashboard-$alg" "$r" "$GH_URL/dashboard" "$dash_bytes" "session=$TOKEN"
+    done
 
     if [[ $alg = EdDSA ]]; then
         check_page "$GH_URL" /auth/verify 200 'Remote-User: bench' "session=$TOKEN"
+        warm_up "$GH_URL/auth/verify" "session=$TOKEN"
         bench_get verify "$GH_URL/auth/verify" "$GOOD_BYTES" "session=$TOKEN"
 
         # --- 4a. the cost of one bcrypt hash, measured with gatehouse itself ---------------
@@ -364,27 +388,28 @@ for alg in "${ALGORITHMS[@]}"; do
         [[ $status = 303 ]] || die "the flood's form POST answered $status, expected 303"
         dur_s=${DURATION%s}
         [[ $dur_s =~ ^[0-9]+$ ]] || die "BENCH_DURATION must be whole seconds like 10s (got $DURATION)"
-        # The login wrk starts first so the bcrypt queue is full when the dashboard run starts,
-        # and ends after it. Sign-ins wait in the queue for up to ~16 x hash time / cores,
-        # hence the long timeout (wrk's default, 2 s, would count them as errors).
-        login_cmd=(wrk -t1 -c16 -d$((dur_s + 3))s --timeout 30s --latency -s "$BENCH_DIR/lua/login.lua" "$GH_URL/login")
+        # The flood starts first so the bcrypt queue is full when the dashboard run starts,
+        # and ends after it; only the sign-ins completed during the dashboard run count.
+        flood_s=$((dur_s + 3))
         for r in $(seq "$RUNS"); do
             wait_bcrypt_idle "$GH_URL"
-            "${login_cmd[@]}" >"$TMP/wrk.flood-login.$r.txt" 2>&1 &
+            "${PY[@]}" flood --url "$GH_URL" --clients 16 --seconds "$flood_s" --out "$TMP/flood.$r.json" \
+                2>"$TMP/flood.$r.err" &
             lpid=$!
             PIDS+=("$lpid")
             sleep 1.5
             out=$TMP/wrk.flood-dashboard.$r.txt
+            t0=$(date +%s.%N)
             wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s "$BENCH_DIR/lua/report.lua" \
                 -H "Cookie: session=$TOKEN" "$GH_URL/dashboard" >"$out" 2>&1 || die "wrk failed: $(cat "$out")"
-            wait "$lpid" || die "the login wrk failed: $(cat "$TMP/wrk.flood-login.$r.txt")"
+            t1=$(date +%s.%N)
+            wait "$lpid" || die "the flood failed: $(cat "$TMP/flood.$r.err")"
             stop_pid "$lpid"
             # Errors are reported, not fatal: failing under a flood is a result.
             "${PY[@]}" parse-wrk --results "$RESULTS" --scenario flood-dashboard --run "$r" --expect-bytes "$dash_bytes" \
                 --cmd "wrk -t$THREADS -c$CONNS -d$DURATION --latency -s bench/lua/report.lua -H 'Cookie: session=<JWT>' $GH_URL/dashboard" "$out"
-            "${PY[@]}" parse-wrk --results "$RESULTS" --scenario flood-login --run "$r" \
-                --cmd "LOGIN_BODY='username=flood&password=...&csrf_token=...' LOGIN_COOKIE='csrf=...' LOGIN_ORIGIN=$GH_URL ${login_cmd[*]//$BENCH_DIR/bench}" \
-                "$TMP/wrk.flood-login.$r.txt"
+            "${PY[@]}" flood-window --results "$RESULTS" --run "$r" --start "$t0" --end "$t1" "$TMP/flood.$r.json" \
+                --cmd "python3 bench/lib/bench.py flood --url $GH_URL --clients 16 --seconds $flood_s --out flood.json   # LOGIN_BODY, LOGIN_COOKIE, LOGIN_ORIGIN as above"
             # The dashboard session must have survived the flood.
             check_page "$GH_URL" /dashboard 200 'data-testid="dashboard"' "session=$TOKEN"
         done
@@ -442,6 +467,7 @@ for i in $(seq 600); do
     sleep 0.05
 done
 check_page "$FURL" /dashboard 200 'data-testid="dashboard"' "session=$FTOKEN"
+warm_up "$FURL/dashboard" "session=$FTOKEN"
 info "Flask peer on $FURL (pid $FPID), /dashboard $GOOD_BYTES bytes"
 "${PY[@]}" value --results "$RESULTS" bytes_flask "$GOOD_BYTES"
 bench_get flask "$FURL/dashboard" "$GOOD_BYTES" "session=$FTOKEN"

@@ -198,6 +198,49 @@ def _post_login(u, headers, body, timeout=120):
         c.close()
 
 
+def flood(url, cookie, body, origin, clients, seconds, out):
+    """`clients` threads sign in over and over for `seconds`; every answer's wall-clock end
+    time, status and latency go to `out` (JSON), so the sign-ins that completed while the
+    dashboard was measured can be counted exactly (wrk only gives totals for its whole run,
+    which also covers the unloaded seconds before and after). Requests still waiting at the
+    end are dropped. Python threads cost nothing here: a few sign-ins a second."""
+    u = urllib.parse.urlsplit(url)
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie, "Origin": origin}
+    deadline = time.time() + seconds
+    lock = threading.Lock()
+    done = []
+
+    def client():
+        while time.time() < deadline:
+            try:
+                st, ms, _ = _post_login(u, headers, body, timeout=60)
+            except OSError as e:
+                st, ms = f"error:{type(e).__name__}", None
+            with lock:
+                done.append((time.time(), st, ms))
+
+    for _ in range(clients):
+        threading.Thread(target=client, daemon=True).start()
+    time.sleep(max(0.0, deadline - time.time()))
+    with lock:
+        json.dump({"clients": clients, "seconds": seconds, "answers": list(done)}, open(out, "w"))
+
+
+def flood_window(path, start, end):
+    """The flood's answers that completed within [start, end] (the dashboard's wrk run)."""
+    data = json.load(open(path))
+    inside = [(t, st, ms) for t, st, ms in data["answers"] if start <= t <= end]
+    ok = [ms for _, st, ms in inside if st == 303]
+    others = sorted({str(st) for _, st, _ in inside if st not in (303, 503)})
+    return {
+        "kind": "flood", "clients": data["clients"], "window_s": end - start,
+        "s303": len(ok), "s503": sum(1 for _, st, _ in inside if st == 503),
+        "other": sum(1 for _, st, _ in inside if st not in (303, 503)), "other_codes": ",".join(others) or "-",
+        "rps": len(ok) / max(1e-9, end - start), "p50_ms": pct(ok, 50), "p99_ms": pct(ok, 99),
+        "all_303": sum(1 for _, st, _ in data["answers"] if st == 303), "flood_s": data["seconds"],
+    }
+
+
 def overflow(url, cookie, body, origin, fillers, seconds, sample_after, samplers, pause, patience=1.0):
     """Fills gatehouse's bcrypt queue and times the 503s it answers beyond it.
 
@@ -270,6 +313,26 @@ def pct(values, p):
 # --- the report ------------------------------------------------------------------------
 
 
+def cpu_times():
+    """(idle, total) jiffies of all CPUs, from /proc/stat."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    return fields[3] + fields[4], sum(fields)  # idle + iowait
+
+
+def wait_idle(min_idle, timeout):
+    """Waits (up to timeout s) until the CPUs were idle at least min_idle of one second; returns
+    the last share measured. The load average lags by minutes, so it cannot tell."""
+    deadline = time.monotonic() + timeout
+    while True:
+        i0, t0 = cpu_times()
+        time.sleep(1)
+        i1, t1 = cpu_times()
+        share = (i1 - i0) / max(1, t1 - t0)
+        if share >= min_idle or time.monotonic() >= deadline:
+            return share
+
+
 def median_run(rows, scenario):
     """The run with the median req/s (its p50/p99 are reported with it, so the three numbers
     of a row come from one run). With an even count the lower middle is taken."""
@@ -332,19 +395,19 @@ def report(results_path, meta_path, out_path):
         return r
 
     static = row("static file `GET /static/style.css` (EdDSA instance)", "static")
-    page = row("public page `GET /bench/page`", "page")
+    page = {}
     dash = {}
     for alg in algs:
+        page[alg] = row(f"public page `GET /bench/page` ({alg} instance)", f"page-{alg}")
         dash[alg] = row(f"dashboard `GET /dashboard` {alg}", f"dashboard-{alg}")
     fwd = row("forward-auth `GET /auth/verify` (EdDSA)", "verify")
     flood_dash = row("dashboard EdDSA **during login flood** (c32)", "flood-dashboard")
     flood_login = None
     if flood_dash is not None:
         # The login wrk of the same run as the median dashboard-under-flood run.
-        flood_login = next((r for r in rows if r.get("kind") == "wrk" and r["scenario"] == "flood-login"
-                            and r["run"] == flood_dash["run"]), None)
+        flood_login = next((r for r in rows if r.get("kind") == "flood" and r["run"] == flood_dash["run"]), None)
         if flood_login:
-            table.append(("sign-ins `POST /login` during that flood (c16), all responses",
+            table.append(("sign-ins (303) completed while that dashboard run lasted (16 clients)",
                           flood_login["rps"], flood_login.get("p50_ms"), flood_login.get("p99_ms"),
                           f"{flood_login.get('other', 0)} not 303/503"))
     rss_run = row("dashboard EdDSA at c256 (peak-RSS run, 1 run)", "rss-dashboard")
@@ -360,9 +423,9 @@ def report(results_path, meta_path, out_path):
         return None if a is None or b is None or b == 0 else a / b
 
     for alg in algs:
-        rr = ratio(dash[alg] and dash[alg]["rps"], page and page["rps"])
-        checks.append(("1", f"dashboard {alg} / public page", fmt_num(rr, 2) if rr else "n/a", ">= 0.9",
-                       None if rr is None else rr >= 0.9))
+        rr = ratio(dash[alg] and dash[alg]["rps"], page[alg] and page[alg]["rps"])
+        checks.append(("1", f"dashboard {alg} / public page (same process, runs interleaved)",
+                       fmt_num(rr, 2) if rr else "n/a", ">= 0.9", None if rr is None else rr >= 0.9))
     checks.append(("2", "dashboard hot path makes no database query", "see `cargo test dashboard_hot_path_makes_no_query`",
                    "test passes", None))
     undisturbed = dash.get("EdDSA")
@@ -375,7 +438,7 @@ def report(results_path, meta_path, out_path):
     bound = values.get("bcrypt_bound_per_s")
     logins_per_s = None
     if flood_login:
-        logins_per_s = flood_login.get("s303", 0) / flood_login["duration_s"]
+        logins_per_s = flood_login["rps"]
     lr = ratio(logins_per_s, bound)
     checks.append(("3c", "flood: sign-ins/s (303s) / bcrypt bound",
                    f"{fmt_num(logins_per_s, 2)}/s / {fmt_num(bound, 2)}/s = {fmt_num(lr, 2)}" if lr else "n/a",
@@ -415,7 +478,9 @@ def report(results_path, meta_path, out_path):
         total = flood_login.get("s303", 0) + flood_login.get("s503", 0) + flood_login.get("other", 0)
         share = 100 * flood_login.get("s503", 0) / max(1, total)
         w(f"- login flood (run {flood_login['run']}, the median dashboard run): {flood_login.get('s303', 0)} sign-ins "
-          f"(303) in {flood_login['duration_s']:.1f} s = {logins_per_s:.2f}/s; 503: {flood_login.get('s503', 0)} "
+          f"(303) completed within the {flood_login['window_s']:.1f} s of the dashboard's wrk run = {logins_per_s:.2f}/s "
+          f"({flood_login['all_303']} in the whole {flood_login['flood_s']:g} s flood, which starts 1.5 s before "
+          f"and ends about 1.5 s after); 503: {flood_login.get('s503', 0)} "
           f"({share:.1f}% of {total} responses); other statuses: {flood_login.get('other', 0)} "
           f"({flood_login.get('other_codes', '-')}). With 16 connections at most 16 sign-ins wait, "
           f"under `bcrypt_max_queue` (64), so no 503 is expected here.")
@@ -452,10 +517,10 @@ def report(results_path, meta_path, out_path):
             w(f"- {r['text']}")
     all_runs = {}
     for r in rows:
-        if r.get("kind") == "wrk":
+        if r.get("kind") in ("wrk", "flood"):
             all_runs.setdefault(r["scenario"], []).append(r)
     w("- every run's req/s: " + "; ".join(
-        f"{s} " + "/".join(f"{r['rps']:,.0f}" for r in sorted(v, key=lambda r: r["run"]))
+        f"{s} " + "/".join(f"{r['rps']:,.{0 if r['rps'] >= 100 else 2}f}" for r in sorted(v, key=lambda r: r["run"]))
         for s, v in all_runs.items()))
     w("")
     w("## Commands")
@@ -466,7 +531,7 @@ def report(results_path, meta_path, out_path):
     # wrk command lines, ports generalised, each with the scenarios it ran.
     by_cmd = {}
     for r in rows:
-        if r.get("kind") == "wrk" and r.get("cmd"):
+        if r.get("kind") in ("wrk", "flood") and r.get("cmd"):
             c = re.sub(r"127\.0\.0\.1:[0-9]+", "127.0.0.1:$PORT", r["cmd"])
             by_cmd.setdefault(c, [])
             if r["scenario"] not in by_cmd[c]:
@@ -512,6 +577,9 @@ def main():
     p.add_argument("--results", required=True)
     p.add_argument("text")
     p = sub.add_parser("median", help="median of numbers on stdin")
+    p = sub.add_parser("wait-idle", help="wait until the CPUs are mostly idle")
+    p.add_argument("--min-idle", type=float, default=0.9)
+    p.add_argument("--timeout", type=float, default=60)
     p = sub.add_parser("cold-start")
     p.add_argument("--results", required=True)
     p.add_argument("--runs", type=int, default=5)
@@ -526,6 +594,18 @@ def main():
     p.add_argument("--sample-after", type=float, default=3)
     p.add_argument("--samplers", type=int, default=4)
     p.add_argument("--pause", type=float, default=0.02)
+    p = sub.add_parser("flood", help="sign in from N clients for S seconds, log every answer (LOGIN_* env)")
+    p.add_argument("--url", required=True)
+    p.add_argument("--clients", type=int, default=16)
+    p.add_argument("--seconds", type=float, required=True)
+    p.add_argument("--out", required=True)
+    p = sub.add_parser("flood-window", help="record the flood's answers within a time window")
+    p.add_argument("--results", required=True)
+    p.add_argument("--run", type=int, required=True)
+    p.add_argument("--start", type=float, required=True)
+    p.add_argument("--end", type=float, required=True)
+    p.add_argument("--cmd", default="")
+    p.add_argument("file")
     p = sub.add_parser("report")
     p.add_argument("--results", required=True)
     p.add_argument("--meta", required=True)
@@ -574,6 +654,9 @@ def main():
         append(a.results, {"kind": "value", "key": a.key, "value": v})
     elif a.command == "note":
         append(a.results, {"kind": "note", "text": a.text})
+    elif a.command == "wait-idle":
+        idle = wait_idle(a.min_idle, a.timeout)
+        print(f"    CPU idle {100 * idle:.0f}% over the last second", file=sys.stderr)
     elif a.command == "median":
         nums = [float(x) for x in sys.stdin.read().split()]
         if not nums:
@@ -617,6 +700,16 @@ def main():
               f"{len(s503)} x 503 (p50 {fmt_ms(vals['overflow_503_p50_ms'])}, p99 "
               f"{fmt_ms(vals['overflow_503_p99_ms'])}), {queued} queued (abandoned after 1 s), {len(other)} other "
               f"({', '.join(vals['overflow_sample_statuses'])})", file=sys.stderr)
+    elif a.command == "flood":
+        flood(a.url, os.environ["LOGIN_COOKIE"], os.environ["LOGIN_BODY"], os.environ["LOGIN_ORIGIN"],
+              a.clients, a.seconds, a.out)
+    elif a.command == "flood-window":
+        r = flood_window(a.file, a.start, a.end)
+        r.update(run=a.run, scenario="flood-login", cmd=a.cmd)
+        append(a.results, r)
+        print(f"    flood-login run {a.run}: {r['s303']} sign-ins in the {r['window_s']:.1f} s window = "
+              f"{r['rps']:.2f}/s (p50 {fmt_ms(r['p50_ms'])}, p99 {fmt_ms(r['p99_ms'])}), 503={r['s503']} "
+              f"other={r['other']}; {r['all_303']} in the whole {r['flood_s']:g} s flood", file=sys.stderr)
     elif a.command == "report":
         failed, missing = report(a.results, a.meta, a.out)
         if failed:
