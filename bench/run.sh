@@ -424,7 +424,12 @@ for alg in "${ALGORITHMS[@]}"; do
             --sample-after 3 --samplers 4 --pause 0.02
         META_CMDS+=("python3 bench/lib/bench.py overflow --fillers 100 --seconds 10 --sample-after 3 --samplers 4 --pause 0.02 --url http://127.0.0.1:\$PORT   # LOGIN_* as for the flood")
     fi
-    stop_pid "$GH_PID"
+    if [[ $alg = RS256 ]]; then
+        # Kept running: target 6 interleaves its dashboard runs with the Flask peer's.
+        RS_URL=$GH_URL RS_TOKEN=$TOKEN RS_BYTES=$dash_bytes RS_PID=$GH_PID
+    else
+        stop_pid "$GH_PID"
+    fi
 done
 
 # --- 5. peak RSS under 256 connections ---------------------------------------------------
@@ -470,7 +475,14 @@ check_page "$FURL" /dashboard 200 'data-testid="dashboard"' "session=$FTOKEN"
 warm_up "$FURL/dashboard" "session=$FTOKEN"
 info "Flask peer on $FURL (pid $FPID), /dashboard $GOOD_BYTES bytes"
 "${PY[@]}" value --results "$RESULTS" bytes_flask "$GOOD_BYTES"
-bench_get flask "$FURL/dashboard" "$GOOD_BYTES" "session=$FTOKEN"
+# Interleaved with gatehouse's RS256 dashboard (the process from step 3, idle meanwhile), so
+# the machine's drift during the suite hits both sides of the ratio alike.
+warm_up "$RS_URL/dashboard" "session=$RS_TOKEN"
+for r in $(seq "$RUNS"); do
+    bench_one flask "$r" "$FURL/dashboard" "$GOOD_BYTES" "session=$FTOKEN"
+    bench_one peer-dashboard-RS256 "$r" "$RS_URL/dashboard" "$RS_BYTES" "session=$RS_TOKEN"
+done
+stop_pid "$RS_PID"
 META_CMDS+=("python bench/flask_peer/make_token.py \$DIR http://127.0.0.1:\$PORT; PEER_PUBLIC_KEY=\$DIR/public.pem PEER_ISSUER=http://127.0.0.1:\$PORT gunicorn -w 2 -k sync -b 127.0.0.1:\$PORT --chdir bench/flask_peer app:app")
 stop_pid "$FPID"
 

@@ -412,6 +412,7 @@ def report(results_path, meta_path, out_path):
                           f"{flood_login.get('other', 0)} not 303/503"))
     rss_run = row("dashboard EdDSA at c256 (peak-RSS run, 1 run)", "rss-dashboard")
     flask = row("Flask + Authlib `/dashboard` RS256 (gunicorn -w 2 sync)", "flask")
+    peer_dash = row("dashboard RS256, runs interleaved with the Flask peer's", "peer-dashboard-RS256")
     for label, rps, p50, p99, err in table:
         w(f"| {label} | {fmt_num(rps, 0 if rps >= 100 else 2)} | {fmt_ms(p50)} | {fmt_ms(p99)} | {err} |")
     w("")
@@ -452,9 +453,9 @@ def report(results_path, meta_path, out_path):
     cold = values.get("cold_start_ms")
     checks.append(("5", "cold start to first 200 from /healthz (median of 5)", fmt_ms(cold), "< 300 ms",
                    None if cold is None else cold < 300))
-    fl = ratio(dash.get("RS256") and dash["RS256"]["rps"], flask and flask["rps"])
-    checks.append(("6", "dashboard RS256 / Flask + Authlib", fmt_num(fl, 1) if fl else "n/a", ">= 10",
-                   None if fl is None else fl >= 10))
+    fl = ratio(peer_dash and peer_dash["rps"], flask and flask["rps"])
+    checks.append(("6", "dashboard RS256 / Flask + Authlib (runs interleaved)", fmt_num(fl, 1) if fl else "n/a",
+                   ">= 10", None if fl is None else fl >= 10))
 
     w("## Targets")
     w("")
