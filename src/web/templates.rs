@@ -172,6 +172,29 @@ mod tests {
     }
 
     #[test]
+    fn constants_are_baked_in_escaped_and_the_rest_left_for_render_time() {
+        let mut assets = Map::new();
+        assets.insert(
+            "app_js".into(),
+            Value::String("/static/app.js?v=1&x".into()),
+        );
+        let src = r#"<html lang="{{ lang }}"><a hreflang="{{ lang_other }}">{{ site_name }}</a><script src="{{ assets.app_js }}"></script>{{ here }}{{ assets.missing }}"#;
+        let ko = bake(src, Lang::Ko, &assets);
+        assert!(
+            ko.starts_with(r#"<html lang="ko"><a hreflang="en">gatehouse</a>"#),
+            "{ko}"
+        );
+        assert!(
+            ko.contains("&#x2F;static&#x2F;app.js?v=1&amp;x"),
+            "escaped: {ko}"
+        );
+        assert!(
+            ko.ends_with("{{ here }}{{ assets.missing }}"),
+            "per-request values and unknown names stay (Tera then refuses the unknown one)"
+        );
+    }
+
+    #[test]
     fn every_template_gets_a_variant_per_language() {
         let mut tera = Tera::default();
         register(&mut tera);
