@@ -13,7 +13,12 @@ const NEW_PASSWORD: &str = "a brand new passphrase here";
 
 fn sid_of(t: &TestApp, token: &str) -> String {
     use gatehouse::clock::Clock;
-    t.app().tokens.verify(token, t.clock.now()).unwrap().sid
+    t.app()
+        .tokens
+        .verify(token, t.clock.now())
+        .unwrap()
+        .sid
+        .clone()
 }
 
 backend_tests! {

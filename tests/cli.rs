@@ -223,6 +223,7 @@ backend_tests! {
                 .verify(&laptop.session().unwrap(), t.clock.now())
                 .unwrap()
                 .sid
+                .clone()
         };
         let r = gatehouse(
             &t,

@@ -135,7 +135,7 @@ backend_tests! {
         let stale_form_token = t.csrf("/login");
         t.signed_up("judy");
         let first = t.session_cookie().unwrap();
-        let first_sid = t.app().tokens.verify(&first, t.clock.now()).unwrap().sid;
+        let first_sid = t.app().tokens.verify(&first, t.clock.now()).unwrap().sid.clone();
         // Sign in again while holding the first cookie.
         let r = t.post_form(
             "/login",
@@ -147,7 +147,7 @@ backend_tests! {
         );
         assert_eq!(r.status(), Status::SeeOther);
         let second = t.session_cookie().unwrap();
-        let second_sid = t.app().tokens.verify(&second, t.clock.now()).unwrap().sid;
+        let second_sid = t.app().tokens.verify(&second, t.clock.now()).unwrap().sid.clone();
         assert_ne!(first_sid, second_sid);
         // The cookie that came with the sign-in no longer works.
         t.logout();

@@ -14,7 +14,7 @@ fn token(t: &TestApp) -> String {
 }
 
 fn claims(t: &TestApp, token: &str) -> gatehouse::auth::token::Claims {
-    t.app().tokens.verify(token, t.clock.now()).unwrap()
+    (*t.app().tokens.verify(token, t.clock.now()).unwrap()).clone()
 }
 
 backend_tests! {

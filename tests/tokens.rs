@@ -27,7 +27,7 @@ fn victim(t: &TestApp) -> Victim {
     // Leave the jar without a session so each attack request carries only its own token.
     t.logout_keep_session_alive();
     Victim {
-        claims: serde_json::to_value(&fresh).unwrap(),
+        claims: serde_json::to_value(&*fresh).unwrap(),
         kid: active.kid.clone(),
         key_pem: std::fs::read(&active.path).unwrap(),
     }

@@ -3,6 +3,8 @@
 //! session row and replaced in the same response. Anything that fails to verify is simply
 //! "not signed in": never a 500.
 
+use std::sync::Arc;
+
 use rocket::http::Status;
 use rocket::outcome::Outcome;
 use rocket::request::{self, FromRequest, Request};
@@ -16,7 +18,7 @@ use crate::App;
 /// `/login?next=...`) and `Option<AuthUser>` where a page shows either state.
 #[derive(Debug, Clone)]
 pub struct AuthUser {
-    pub claims: Claims,
+    pub claims: Arc<Claims>,
 }
 
 impl AuthUser {
@@ -79,7 +81,7 @@ async fn authenticate(req: &Request<'_>) -> Verdict {
                 now,
             );
             Verdict::SignedIn(AuthUser {
-                claims: fresh.claims,
+                claims: Arc::new(fresh.claims),
             })
         }
         Ok(None) => {

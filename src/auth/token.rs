@@ -197,14 +197,14 @@ impl TokenService {
 
     /// [`TokenService::verify_uncached`], remembering tokens that passed. Time is checked on
     /// every call, cached or not.
-    pub fn verify(&self, token: &str, now: i64) -> Result<Claims, TokenError> {
+    /// Shared, not cloned: a page's guards hold the same claims several times per request.
+    pub fn verify(&self, token: &str, now: i64) -> Result<Arc<Claims>, TokenError> {
         if let Some(claims) = self.verified.get(token) {
             check_time(&claims, now)?;
-            return Ok((*claims).clone());
+            return Ok(claims);
         }
-        let claims = self.verify_uncached(token, now)?;
-        self.verified
-            .insert(token.to_string(), Arc::new(claims.clone()));
+        let claims = Arc::new(self.verify_uncached(token, now)?);
+        self.verified.insert(token.to_string(), claims.clone());
         Ok(claims)
     }
 
@@ -295,7 +295,7 @@ mod tests {
             let now = 1_800_000_000;
             let c = claims(now);
             let token = svc.issue(&c).unwrap();
-            assert_eq!(svc.verify(&token, now + 1).unwrap(), c, "{alg}");
+            assert_eq!(*svc.verify(&token, now + 1).unwrap(), c, "{alg}");
             let header = jsonwebtoken::decode_header(&token).unwrap();
             assert_eq!(header.typ.as_deref(), Some("JWT"));
             assert_eq!(
