@@ -43,6 +43,8 @@ pub enum StartupError {
     Keys(#[from] KeyError),
     #[error(transparent)]
     Db(#[from] DbError),
+    #[error("cannot start the bcrypt threads: {0}")]
+    Threads(#[from] std::io::Error),
 }
 
 /// Everything the handlers share. Cloning is cheap (one `Arc`).
@@ -107,7 +109,7 @@ impl App {
             permits,
             settings.bcrypt_max_queue,
             settings.bcrypt_nice,
-        );
+        )?;
         Ok(App(Arc::new(Services {
             settings: Arc::new(settings),
             db,

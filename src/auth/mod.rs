@@ -3,6 +3,7 @@
 pub mod csrf;
 pub mod denylist;
 pub mod device;
+pub mod fresh;
 pub mod guard;
 pub mod keys;
 pub mod password;

@@ -238,13 +238,14 @@ fn lower_priority(nice: i32) {
 impl Hasher {
     /// `nice`: how much lower than the web workers the hashing threads run (see
     /// `bcrypt_nice` in the README).
-    pub fn new(cost: u32, threads: usize, max_queue: usize, nice: i32) -> Self {
+    /// Fails if a thread cannot be started: with no thread, sign-ins would wait forever.
+    pub fn new(cost: u32, threads: usize, max_queue: usize, nice: i32) -> std::io::Result<Self> {
         let threads = threads.max(1);
         let (jobs, rx) = channel::<Job>();
         let rx = Arc::new(Mutex::new(rx));
         for i in 0..threads {
             let rx = rx.clone();
-            let spawned = std::thread::Builder::new()
+            std::thread::Builder::new()
                 .name(format!("bcrypt-{i}"))
                 .spawn(move || {
                     lower_priority(nice);
@@ -256,18 +257,15 @@ impl Hasher {
                             Err(_) => break,
                         }
                     }
-                });
-            if let Err(e) = spawned {
-                log::error!("cannot start a bcrypt thread: {e}");
-            }
+                })?;
         }
-        Hasher {
+        Ok(Hasher {
             cost,
             jobs,
             free: Arc::new(AtomicUsize::new(threads + max_queue)),
             dummy: OnceCell::new(),
             verifications: std::sync::atomic::AtomicU64::new(0),
-        }
+        })
     }
 
     pub fn cost(&self) -> u32 {
@@ -423,7 +421,7 @@ mod tests {
     #[test]
     fn bcrypt_runs_on_lower_priority_threads_and_refuses_beyond_the_queue() {
         let rt = rocket::tokio::runtime::Runtime::new().unwrap();
-        let hasher = Hasher::new(4, 1, 0, 10);
+        let hasher = Hasher::new(4, 1, 0, 10).unwrap();
         let nice = rt
             .block_on(hasher.run(|| {
                 // SAFETY: reads the calling thread's nice value.

@@ -2,9 +2,9 @@
 //! a signed-in request costs no query. Entries are trusted for `session_revalidate_interval`,
 //! the same staleness bound as sessions, and the cache is bounded in size.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use super::fresh::FreshMap;
 use crate::db::{groups, users};
 use crate::error::AppError;
 use crate::App;
@@ -16,30 +16,19 @@ pub struct Profile {
     pub groups: Vec<String>,
 }
 
-pub struct Profiles {
-    entries: Mutex<HashMap<String, (Arc<Profile>, i64)>>,
-    cap: usize,
-}
+pub struct Profiles(FreshMap<Profile>);
 
 impl Profiles {
     pub fn new(cap: usize) -> Self {
-        Profiles {
-            entries: Mutex::new(HashMap::new()),
-            cap,
-        }
+        Profiles(FreshMap::new(cap))
     }
 
     /// The user's profile; `None` if the account is gone or disabled.
     pub async fn get(&self, app: &App, user_id: &str) -> Result<Option<Arc<Profile>>, AppError> {
         let now = app.clock.now();
         let max_age = app.settings.session_revalidate_interval;
-        {
-            let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some((p, fetched)) = entries.get(user_id) {
-                if now - fetched < max_age {
-                    return Ok(Some(p.clone()));
-                }
-            }
+        if let Some(p) = self.0.get(user_id, now, max_age) {
+            return Ok(Some(p));
         }
         let id = user_id.to_string();
         let loaded = app
@@ -56,31 +45,12 @@ impl Profiles {
                 }))
             })
             .await?;
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         match loaded {
-            Some(p) => {
-                let p = Arc::new(p);
-                if entries.len() >= self.cap {
-                    entries.retain(|_, (_, fetched)| now - *fetched < max_age);
-                    if entries.len() >= self.cap {
-                        entries.clear();
-                    }
-                }
-                entries.insert(user_id.to_string(), (p.clone(), now));
-                Ok(Some(p))
-            }
+            Some(p) => Ok(Some(self.0.put(user_id, p, now, max_age))),
             None => {
-                entries.remove(user_id);
+                self.0.remove(user_id);
                 Ok(None)
             }
         }
-    }
-
-    /// Forgets a user (after a change made on this instance).
-    pub fn invalidate(&self, user_id: &str) {
-        self.entries
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(user_id);
     }
 }

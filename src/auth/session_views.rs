@@ -3,9 +3,9 @@
 //! when a session starts and whenever it is revalidated; entries are trusted for
 //! `session_revalidate_interval`, like everything else cached per instance. Bounded.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use super::fresh::FreshMap;
 use crate::db::sessions;
 use crate::error::AppError;
 use crate::App;
@@ -18,43 +18,23 @@ pub struct SessionView {
     pub previous_login_ip: Option<String>,
 }
 
-pub struct SessionViews {
-    entries: Mutex<HashMap<String, (Arc<SessionView>, i64)>>,
-    cap: usize,
-}
+pub struct SessionViews(FreshMap<SessionView>);
 
 impl SessionViews {
     pub fn new(cap: usize) -> Self {
-        SessionViews {
-            entries: Mutex::new(HashMap::new()),
-            cap,
-        }
+        SessionViews(FreshMap::new(cap))
     }
 
     pub fn put(&self, sid: &str, view: SessionView, now: i64, max_age: i64) {
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if entries.len() >= self.cap {
-            entries.retain(|_, (_, at)| now - *at < max_age);
-            if entries.len() >= self.cap {
-                entries.clear();
-            }
-        }
-        entries.insert(sid.to_string(), (Arc::new(view), now));
+        self.0.put(sid, view, now, max_age);
     }
 
     /// The view of `sid`: from memory when fresh, else from the database.
     pub async fn get(&self, app: &App, sid: &str) -> Result<Option<Arc<SessionView>>, AppError> {
         let now = app.clock.now();
         let max_age = app.settings.session_revalidate_interval;
-        if let Some((view, at)) = self
-            .entries
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(sid)
-        {
-            if now - at < max_age {
-                return Ok(Some(view.clone()));
-            }
+        if let Some(view) = self.0.get(sid, now, max_age) {
+            return Ok(Some(view));
         }
         let id = sid.to_string();
         let row = app
@@ -68,15 +48,7 @@ impl SessionViews {
                 previous_login_at: u.previous_login_at,
                 previous_login_ip: u.previous_login_ip,
             };
-            self.put(sid, view.clone(), now, max_age);
-            Arc::new(view)
+            self.0.put(sid, view, now, max_age)
         }))
-    }
-
-    pub fn forget(&self, sid: &str) {
-        self.entries
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(sid);
     }
 }

@@ -196,8 +196,8 @@ impl TokenService {
     }
 
     /// [`TokenService::verify_uncached`], remembering tokens that passed. Time is checked on
-    /// every call, cached or not.
-    /// Shared, not cloned: a page's guards hold the same claims several times per request.
+    /// every call, cached or not. The claims are shared, not cloned: a page's guards hold
+    /// them several times per request.
     pub fn verify(&self, token: &str, now: i64) -> Result<Arc<Claims>, TokenError> {
         if let Some(claims) = self.verified.get(token) {
             check_time(&claims, now)?;

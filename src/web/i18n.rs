@@ -23,7 +23,7 @@ fluent_templates::static_loader! {
 
 pub const COOKIE: &str = "lang";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
     En,
     Ko,
@@ -131,64 +131,31 @@ fn lang_arg(args: &HashMap<String, Value>) -> Lang {
 }
 
 /// Tera: `{{ t(key="login-title", lang=lang) }}`, other named arguments become Fluent
-/// arguments (`{{ t(key="dashboard-welcome", lang=lang, name=user.name) }}`). Messages without
-/// arguments are the same every time, so each is formatted once and remembered (a page
-/// renders dozens of them).
-#[derive(Default)]
-pub struct TeraT {
-    plain: std::sync::RwLock<HashMap<(Lang, String), String>>,
+/// arguments (`{{ t(key="dashboard-welcome", lang=lang, name=username) }}`). Templates are
+/// pre-translated at start-up (`templates::add_translations`), so only messages with
+/// arguments get here while a page renders.
+pub fn tera_t(args: &HashMap<String, Value>) -> tera::Result<Value> {
+    let key = args
+        .get("key")
+        .and_then(Value::as_str)
+        .ok_or_else(|| tera::Error::msg("t() needs key=\"...\""))?;
+    let fluent: Vec<(&str, FluentValue)> = args
+        .iter()
+        .filter(|(k, _)| k.as_str() != "key" && k.as_str() != "lang")
+        .map(|(k, v)| {
+            let value = match v {
+                Value::Number(n) => n.as_f64().map_or(FluentValue::None, FluentValue::from),
+                Value::String(s) => FluentValue::from(s.clone()),
+                other => FluentValue::from(other.to_string()),
+            };
+            (k.as_str(), value)
+        })
+        .collect();
+    Ok(Value::String(lang_arg(args).t_args(key, &fluent)))
 }
 
-impl tera::Function for TeraT {
-    fn call(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
-        let key = args
-            .get("key")
-            .and_then(Value::as_str)
-            .ok_or_else(|| tera::Error::msg("t() needs key=\"...\""))?;
-        let lang = lang_arg(args);
-        let fluent: Vec<(&str, FluentValue)> = args
-            .iter()
-            .filter(|(k, _)| k.as_str() != "key" && k.as_str() != "lang")
-            .map(|(k, v)| {
-                let value = match v {
-                    Value::Number(n) => n.as_f64().map_or(FluentValue::None, FluentValue::from),
-                    Value::String(s) => FluentValue::from(s.clone()),
-                    other => FluentValue::from(other.to_string()),
-                };
-                (k.as_str(), value)
-            })
-            .collect();
-        if !fluent.is_empty() {
-            return Ok(Value::String(lang.t_args(key, &fluent)));
-        }
-        let memo = (lang, key.to_string());
-        if let Some(m) = self
-            .plain
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&memo)
-        {
-            return Ok(Value::String(m.clone()));
-        }
-        let message = lang.t(key);
-        self.plain
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(memo, message.clone());
-        Ok(Value::String(message))
-    }
-
-    fn is_safe(&self) -> bool {
-        false
-    }
-}
-
-/// A Unix time as "26 Nov 2026, 14:40 UTC" or "2026년 11월 26일 14:40 UTC".
-pub fn format_time(lang: Lang, secs: i64) -> String {
-    DateFormat::new(lang).format(secs)
-}
-
-/// A language's date pattern and month names, looked up once: pages show several dates
+/// A language's date pattern and month names ("26 Nov 2026, 14:40 UTC", "2026년 11월 26일
+/// 14:40 UTC"), looked up once: pages show several dates
 /// and a Fluent lookup with arguments per date would dominate their rendering.
 pub struct DateFormat {
     parts: Vec<DatePart>,
@@ -329,11 +296,11 @@ mod tests {
             "Welcome, kim! Your account is ready."
         );
         assert_eq!(
-            format_time(Lang::En, 1_795_707_000),
+            DateFormat::new(Lang::En).format(1_795_707_000),
             "26 Nov 2026, 15:30 UTC"
         );
         assert_eq!(
-            format_time(Lang::Ko, 1_795_707_000),
+            DateFormat::new(Lang::Ko).format(1_795_707_000),
             "2026년 11월 26일 15:30 UTC"
         );
     }

@@ -102,7 +102,8 @@ const PRE_SESSION_FORMS: &[&str] = &["login", "register", "account"];
 
 impl<'r> Responder<'r, 'static> for Page {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
-        let mut ctx = base_context(req);
+        let lang = Lang::of(req);
+        let mut ctx = base_context(req, lang);
         ctx.insert("page".into(), json!(self.name));
         // CSRF tokens cost an HMAC each: only the ones this page's forms use.
         if let Some(app) = req.rocket().state::<App>() {
@@ -123,7 +124,6 @@ impl<'r> Responder<'r, 'static> for Page {
         }
         ctx.extend(self.ctx);
         let ctx = Value::Object(ctx);
-        let lang = super::i18n::Lang::of(req);
         let translated = super::templates::translated(lang, self.name);
         let html = req
             .rocket()
@@ -140,9 +140,8 @@ pub const SITE_NAME: &str = "gatehouse";
 
 /// The part of every page's context that the templates cannot have baked in (see
 /// `templates::bake`): the language for messages with arguments, this page's address.
-pub fn base_context(req: &Request<'_>) -> Map<String, Value> {
+pub fn base_context(req: &Request<'_>, lang: Lang) -> Map<String, Value> {
     let mut ctx = Map::new();
-    let lang = super::i18n::Lang::of(req);
     ctx.insert("lang".into(), json!(lang.code()));
     // Where the language switch returns to: this page, if it is a plain GET.
     let here = if req.method() == rocket::http::Method::Get {

@@ -5,8 +5,6 @@ use std::path::Path;
 use std::sync::{Arc, RwLock};
 
 use rocket_dyn_templates::tera::{self, Map, Tera, Value};
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
 
 use super::i18n;
 
@@ -15,16 +13,11 @@ fn iso(value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
     let secs = value
         .as_i64()
         .ok_or_else(|| tera::Error::msg("expected a Unix timestamp"))?;
-    let t =
-        OffsetDateTime::from_unix_timestamp(secs).map_err(|e| tera::Error::msg(e.to_string()))?;
-    Ok(Value::String(
-        t.format(&Rfc3339)
-            .map_err(|e| tera::Error::msg(e.to_string()))?,
-    ))
+    Ok(Value::String(i18n::iso(secs)))
 }
 
 pub fn register(tera: &mut Tera) {
-    tera.register_function("t", i18n::TeraT::default());
+    tera.register_function("t", i18n::tera_t);
     tera.register_filter("datetime", i18n::TeraDatetime::default());
     tera.register_filter("iso", iso);
 }
