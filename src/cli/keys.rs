@@ -13,7 +13,11 @@ pub enum KeysCommand {
     /// tokens they signed until those expire, then retire by themselves.
     Rotate,
     /// Retire a verify-only key now: tokens it signed stop working at once.
-    Retire { kid: String },
+    Retire {
+        /// A key id is a base64url thumbprint and may start with '-'.
+        #[arg(allow_hyphen_values = true)]
+        kid: String,
+    },
 }
 
 fn max_lifetime(ctx: &Context) -> i64 {

@@ -209,3 +209,46 @@ async fn serve() -> i32 {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_that_start_with_a_hyphen_are_values() {
+        let cli = Cli::try_parse_from([
+            "gatehouse",
+            "sessions",
+            "revoke",
+            "--user",
+            "erik",
+            "-Jx1_a",
+        ])
+        .expect("a session id starting with '-' parses");
+        match cli.command {
+            Some(Command::Sessions(sessions::SessionsCommand::Revoke { id, all, .. })) => {
+                assert_eq!(id.as_deref(), Some("-Jx1_a"));
+                assert!(!all);
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+        let cli = Cli::try_parse_from(["gatehouse", "keys", "retire", "-kid-"])
+            .expect("a key id starting with '-' parses");
+        assert!(matches!(
+            cli.command,
+            Some(Command::Keys(keys::KeysCommand::Retire { kid })) if kid == "-kid-"
+        ));
+        // Flags are still flags.
+        let cli =
+            Cli::try_parse_from(["gatehouse", "sessions", "revoke", "--user", "erik", "--all"])
+                .expect("--all parses");
+        assert!(matches!(
+            cli.command,
+            Some(Command::Sessions(sessions::SessionsCommand::Revoke {
+                id: None,
+                all: true,
+                ..
+            }))
+        ));
+    }
+}

@@ -19,7 +19,12 @@ pub enum SessionsCommand {
         #[arg(long)]
         user: String,
         /// The session id (see `sessions list`).
-        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        // Ids are base64url, so one in 32 starts with '-': it is a value, not a flag.
+        #[arg(
+            required_unless_present = "all",
+            conflicts_with = "all",
+            allow_hyphen_values = true
+        )]
         id: Option<String>,
         #[arg(long)]
         all: bool,
