@@ -399,10 +399,17 @@ for alg in "${ALGORITHMS[@]}"; do
             PIDS+=("$lpid")
             sleep 1.5
             out=$TMP/wrk.flood-dashboard.$r.txt
+            # Where the cores go during the run: gatehouse's threads by kind, wrk (bash's
+            # `times` for waited-for children: run in this shell, not in a subshell), the rest.
+            times >"$TMP/times.0"
+            "${PY[@]}" cpu-snapshot --pid "$GH_PID" --out "$TMP/cpu.0.json" <"$TMP/times.0"
             t0=$(date +%s.%N)
             wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s "$BENCH_DIR/lua/report.lua" \
                 -H "Cookie: session=$TOKEN" "$GH_URL/dashboard" >"$out" 2>&1 || die "wrk failed: $(cat "$out")"
             t1=$(date +%s.%N)
+            times >"$TMP/times.1"
+            "${PY[@]}" cpu-snapshot --pid "$GH_PID" --out "$TMP/cpu.1.json" <"$TMP/times.1"
+            "${PY[@]}" cpu-split --results "$RESULTS" --scenario flood-dashboard --run "$r" "$TMP/cpu.0.json" "$TMP/cpu.1.json"
             wait "$lpid" || die "the flood failed: $(cat "$TMP/flood.$r.err")"
             stop_pid "$lpid"
             # Errors are reported, not fatal: failing under a flood is a result.

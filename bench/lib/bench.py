@@ -320,6 +320,58 @@ def cpu_times():
     return fields[3] + fields[4], sum(fields)  # idle + iowait
 
 
+def thread_group(comm):
+    """bcrypt-0, bcrypt-1 -> bcrypt; rocket-worker-thread -> web; the rest -> other."""
+    if comm.startswith("bcrypt"):
+        return "bcrypt"
+    if comm.startswith("rocket-worker"):
+        return "web"
+    return "other"
+
+
+def cpu_snapshot(pid, children_times):
+    """CPU used so far by each thread group of `pid` (seconds), the machine's idle and total
+    (seconds of all CPUs), and bash's `times` for its waited-for children (wrk)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    groups = {}
+    task_dir = f"/proc/{pid}/task"
+    for tid in os.listdir(task_dir):
+        try:
+            with open(f"{task_dir}/{tid}/stat") as f:
+                stat = f.read()
+        except OSError:  # the thread ended between listdir and open
+            continue
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        g = thread_group(comm)
+        groups[g] = groups.get(g, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    idle, total = cpu_times()
+    # `times` prints the shell's own line, then its children's: "0m1.230s 0m0.450s".
+    lines = [ln.split() for ln in children_times.strip().splitlines()]
+    child = sum(to_seconds(x) for x in lines[-1]) if lines else 0.0
+    return {"t": time.time(), "groups": groups, "idle": idle / tick, "total": total / tick, "children": child}
+
+
+def to_seconds(text):
+    m = re.fullmatch(r"(\d+)m([\d.]+)s", text)
+    if not m:
+        die(f"cannot read a time from `times` output: {text!r}")
+    return int(m.group(1)) * 60 + float(m.group(2))
+
+
+def cpu_split(before, after):
+    """Where the cores went between two snapshots, in cores (CPU seconds per second)."""
+    el = max(1e-9, after["t"] - before["t"])
+    out = {g: (after["groups"].get(g, 0.0) - before["groups"].get(g, 0.0)) / el
+           for g in ("bcrypt", "web", "other")}
+    out["wrk"] = (after["children"] - before["children"]) / el
+    out["idle"] = (after["idle"] - before["idle"]) / el
+    busy = (after["total"] - before["total"]) / el - out["idle"]
+    # Flood clients, the kernel's own threads, anything else on the machine.
+    out["rest"] = max(0.0, busy - sum(out[g] for g in ("bcrypt", "web", "other", "wrk")))
+    return out
+
+
 def wait_idle(min_idle, timeout):
     """Waits (up to timeout s) until the CPUs were idle at least min_idle of one second; returns
     the last share measured. The load average lags by minutes, so it cannot tell."""
@@ -488,6 +540,24 @@ def report(results_path, meta_path, out_path):
         all_flood = [r for r in rows if r.get("kind") == "wrk" and r["scenario"] == "flood-dashboard"]
         w("- dashboard during the flood, every run: " + ", ".join(
             f"{r['rps']:,.0f} req/s p99 {fmt_ms(r.get('p99_ms'))}" for r in sorted(all_flood, key=lambda r: r["run"])))
+        cpu_rows = sorted((r for r in rows if r.get("kind") == "cpu" and r["scenario"] == "flood-dashboard"),
+                          key=lambda r: r["run"])
+        if cpu_rows:
+            w("- where the cores went during each flood run (CPU seconds per second; bcrypt = gatehouse's hashing "
+              "threads, web = its Rocket workers, wrk = the load generator, rest = flood clients, kernel threads, "
+              "anything else): " + "; ".join(
+                  f"run {r['run']}: " + ", ".join(f"{k} {v:.2f}" for k, v in r["cores"].items()) for r in cpu_rows))
+        cpu_med = next((r for r in cpu_rows if r["run"] == flood_dash["run"]), None)
+        if cpu_med and fr and logins_per_s and bound:
+            c = cpu_med["cores"]
+            per_login = c["bcrypt"] / logins_per_s
+            need_c = 0.6 * bound * per_login
+            need_a = (c["web"] + c["wrk"]) * 0.5 / fr
+            w(f"- the CPU budget of target 3 in that run: one sign-in cost {per_login * 1000:.0f} ms of bcrypt-thread "
+              f"CPU, so 60% of the bound ({0.6 * bound:.2f}/s) needs {need_c:.2f} cores of hashing; the dashboard "
+              f"kept {fr:.2f} of its undisturbed rate with {c['web'] + c['wrk']:.2f} cores (gatehouse's workers + wrk), "
+              f"so 0.5 needs {need_a:.2f}. Together {need_c + need_a:.2f} of the {meta['nproc']} cores, while "
+              f"{c['rest'] + c['other'] + c['idle']:.2f} went to everything else or stayed idle.")
     if "overflow_total" in values:
         w(f"- bcrypt queue overflow ({values['overflow_desc']}): the fillers got {values['overflow_303']} sign-ins, "
           f"{values['overflow_503']} 503 ({values['overflow_503_share']:.1f}%), {values['overflow_other']} other; "
@@ -607,6 +677,15 @@ def main():
     p.add_argument("--end", type=float, required=True)
     p.add_argument("--cmd", default="")
     p.add_argument("file")
+    p = sub.add_parser("cpu-snapshot", help="CPU used by a process's threads (bash `times` on stdin)")
+    p.add_argument("--pid", type=int, required=True)
+    p.add_argument("--out", required=True)
+    p = sub.add_parser("cpu-split", help="record where the cores went between two snapshots")
+    p.add_argument("--results", required=True)
+    p.add_argument("--scenario", required=True)
+    p.add_argument("--run", type=int, required=True)
+    p.add_argument("before")
+    p.add_argument("after")
     p = sub.add_parser("report")
     p.add_argument("--results", required=True)
     p.add_argument("--meta", required=True)
@@ -711,6 +790,13 @@ def main():
         print(f"    flood-login run {a.run}: {r['s303']} sign-ins in the {r['window_s']:.1f} s window = "
               f"{r['rps']:.2f}/s (p50 {fmt_ms(r['p50_ms'])}, p99 {fmt_ms(r['p99_ms'])}), 503={r['s503']} "
               f"other={r['other']}; {r['all_303']} in the whole {r['flood_s']:g} s flood", file=sys.stderr)
+    elif a.command == "cpu-snapshot":
+        json.dump(cpu_snapshot(a.pid, sys.stdin.read()), open(a.out, "w"))
+    elif a.command == "cpu-split":
+        split = cpu_split(json.load(open(a.before)), json.load(open(a.after)))
+        append(a.results, {"kind": "cpu", "scenario": a.scenario, "run": a.run, "cores": split})
+        print(f"    cores during {a.scenario} run {a.run}: " + ", ".join(f"{k} {v:.2f}" for k, v in split.items()),
+              file=sys.stderr)
     elif a.command == "report":
         failed, missing = report(a.results, a.meta, a.out)
         if failed:
