@@ -89,7 +89,10 @@ pub fn fairing() -> AdHoc {
                 async move {
                     let every =
                         Duration::from_secs(app.settings.session_revalidate_interval as u64);
-                    let mut tick = tokio::time::interval(every);
+                    // The keys were loaded a moment ago at start-up: the first reload is due
+                    // one interval later.
+                    let mut tick =
+                        tokio::time::interval_at(tokio::time::Instant::now() + every, every);
                     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                     tokio::pin!(shutdown);
                     loop {
@@ -104,7 +107,12 @@ pub fn fairing() -> AdHoc {
                 }
             });
             tokio::spawn(async move {
-                let mut tick = tokio::time::interval(PRUNE_EVERY);
+                // Not at start-up: nothing is urgent then, and a prune racing the first
+                // requests would only slow them (and make query counts in tests uncertain).
+                let mut tick = tokio::time::interval_at(
+                    tokio::time::Instant::now() + PRUNE_EVERY,
+                    PRUNE_EVERY,
+                );
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 tokio::pin!(shutdown);
                 loop {

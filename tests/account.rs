@@ -346,6 +346,7 @@ backend_tests! {
         t.login("lou", PASSWORD);
         let mut conn = t.app().db.get().unwrap();
         let rows: Vec<(String, Option<String>, String, String)> = audit_events::table
+            .order(audit_events::id.asc())
             .select((
                 audit_events::event,
                 audit_events::username,

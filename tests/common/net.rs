@@ -2,7 +2,7 @@
 //! processes): a tiny HTTP/1.1 client, a cookie jar, process reapers.
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -18,12 +18,21 @@ pub fn nginx_binary() -> PathBuf {
     panic!("nginx is not installed. Run `bash .ci/run` (as root), or: apt-get install -y nginx");
 }
 
+/// A port the kernel had free a moment ago, never one this test binary handed out before:
+/// two binds to port 0 in a row can return the same port, and two servers told to use it
+/// would have one fail while the test talks to the other.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: std::sync::Mutex<BTreeSet<u16>> = std::sync::Mutex::new(BTreeSet::new());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if GIVEN.lock().unwrap_or_else(|e| e.into_inner()).insert(port) {
+            return port;
+        }
+    }
 }
 
 /// Kills the child when the test ends, however it ends.
@@ -150,8 +159,12 @@ pub fn start_gatehouse(dir: &Path, port: u16, env: &[(&str, String)]) -> Reaper 
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let child = Reaper(cmd.spawn().unwrap());
+    let mut child = Reaper(cmd.spawn().unwrap());
     wait_for(port, "gatehouse");
+    // Something else answering on the port (another test's server) would pass wait_for.
+    if let Some(status) = child.0.try_wait().unwrap() {
+        panic!("gatehouse exited during start ({status}); is port {port} taken?");
+    }
     child
 }
 
