@@ -313,6 +313,8 @@ pub fn retire_expired(ring: &KeyRing, now: i64, max_lifetime: i64, pickup: i64) 
             if now > retire_after && key.path.exists() {
                 match retire_file(&key.path) {
                     Ok(_) => retired.push(key.kid.clone()),
+                    // Another instance (or the CLI) moved it between our check and rename.
+                    Err(_) if !key.path.exists() => retired.push(key.kid.clone()),
                     Err(e) => log::warn!("cannot retire key {}: {e}", key.kid),
                 }
             }

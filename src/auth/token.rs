@@ -1,6 +1,7 @@
 //! Session tokens: issuing and the one strict decode function every verification goes through.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
@@ -70,6 +71,11 @@ pub struct TokenService {
     /// string: a repeat visit skips the signature check (60 us for Ed25519) but never the
     /// time checks. Bounded; emptied whenever the set of keys changes.
     verified: quick_cache::sync::Cache<String, Arc<Claims>>,
+    /// Bumped whenever the set of keys changes, so a verification that used the old set
+    /// cannot put its token back into the cache after it was emptied.
+    key_generation: AtomicU64,
+    /// One reload at a time: two overlapping ones could store the older key set last.
+    reloading: Mutex<()>,
 }
 
 /// Verified tokens remembered; a few MB at most.
@@ -105,6 +111,8 @@ impl TokenService {
             audience: audience.to_string(),
             max_lifetime,
             verified: quick_cache::sync::Cache::new(VERIFIED_CACHE),
+            key_generation: AtomicU64::new(0),
+            reloading: Mutex::new(()),
         }
     }
 
@@ -128,6 +136,7 @@ impl TokenService {
     /// that fails to load leaves the current keys in place (and is logged), so a bad file
     /// can never take signing down. Returns whether the set of keys changed.
     pub fn reload(&self) -> bool {
+        let _one_at_a_time = self.reloading.lock().unwrap_or_else(|p| p.into_inner());
         *self.dir_seen.lock().unwrap_or_else(|p| p.into_inner()) = self.dir_mtime();
         let alg = self.keys().alg();
         match KeyRing::load(&self.keys_dir, alg) {
@@ -146,7 +155,9 @@ impl TokenService {
                         ring.keys().len()
                     );
                     *self.keys.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(ring);
-                    // A retired key's tokens must not live on in the cache.
+                    // A retired key's tokens must not live on in the cache. The generation
+                    // moves first: see `verify`.
+                    self.key_generation.fetch_add(1, Ordering::SeqCst);
                     self.verified.clear();
                 }
                 !same
@@ -203,9 +214,20 @@ impl TokenService {
             check_time(&claims, now)?;
             return Ok(claims);
         }
+        let generation = self.key_generation.load(Ordering::SeqCst);
         let claims = Arc::new(self.verify_uncached(token, now)?);
-        self.verified.insert(token.to_string(), claims.clone());
+        self.remember(token, &claims, generation);
         Ok(claims)
+    }
+
+    /// Caches a token verified against the key set of `generation`. If the set has changed
+    /// since, the entry may have landed after the reload emptied the cache, so it is taken
+    /// out again (the caller's answer stands: it was right when its request began).
+    fn remember(&self, token: &str, claims: &Arc<Claims>, generation: u64) {
+        self.verified.insert(token.to_string(), claims.clone());
+        if self.key_generation.load(Ordering::SeqCst) != generation {
+            self.verified.remove(token);
+        }
     }
 
     /// The one strict decode: size and shape, header (`typ`, `alg`, `kid`, no `crit`),
@@ -286,6 +308,28 @@ mod tests {
             auth_time: now,
             name: "alice".into(),
         }
+    }
+
+    #[test]
+    fn a_verification_that_overlaps_a_key_change_is_not_remembered() {
+        let (dir, svc) = service(Alg::EdDSA);
+        let now = 1_800_000_000;
+        let token = svc.issue(&claims(now)).unwrap();
+        // The verification begins with the current key set...
+        let generation = svc.key_generation.load(Ordering::SeqCst);
+        let verified = Arc::new(svc.verify_uncached(&token, now).unwrap());
+        // ...a rotation lands before it stores its result...
+        super::super::keys::generate(&dir.path().join("keys"), Alg::EdDSA, now).unwrap();
+        assert!(svc.reload(), "the key set changed");
+        svc.remember(&token, &verified, generation);
+        assert!(
+            svc.verified.get(&token).is_none(),
+            "remembered across a key change"
+        );
+        // ...while one within a single key set is remembered.
+        let generation = svc.key_generation.load(Ordering::SeqCst);
+        svc.remember(&token, &verified, generation);
+        assert!(svc.verified.get(&token).is_some());
     }
 
     #[test]
