@@ -6,24 +6,62 @@
 //! small; a hard cap bounds it even under a flood of logouts.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{RwLock, RwLockWriteGuard};
 
+/// Checked on every signed-in request and usually empty: the check then reads one counter
+/// and takes no lock; otherwise readers share the lock.
 pub struct DenyList {
-    entries: Mutex<HashMap<String, i64>>,
+    entries: RwLock<HashMap<String, i64>>,
+    /// `entries.len()`, kept under the write lock.
+    len: AtomicUsize,
     cap: usize,
+}
+
+/// The write lock, which publishes the new length when it is released.
+struct Writer<'a> {
+    entries: RwLockWriteGuard<'a, HashMap<String, i64>>,
+    len: &'a AtomicUsize,
+}
+
+impl std::ops::Deref for Writer<'_> {
+    type Target = HashMap<String, i64>;
+    fn deref(&self) -> &Self::Target {
+        &self.entries
+    }
+}
+
+impl std::ops::DerefMut for Writer<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.entries
+    }
+}
+
+impl Drop for Writer<'_> {
+    fn drop(&mut self) {
+        self.len.store(self.entries.len(), Ordering::Release);
+    }
 }
 
 impl DenyList {
     pub fn new(cap: usize) -> Self {
         DenyList {
-            entries: Mutex::new(HashMap::new()),
+            entries: RwLock::new(HashMap::new()),
+            len: AtomicUsize::new(0),
             cap,
         }
     }
 
     /// Refuse `sid` until `until` (Unix seconds).
+    fn write(&self) -> Writer<'_> {
+        Writer {
+            entries: self.entries.write().unwrap_or_else(|p| p.into_inner()),
+            len: &self.len,
+        }
+    }
+
     pub fn insert(&self, sid: &str, until: i64, now: i64) {
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let mut entries = self.write();
         if entries.len() >= self.cap {
             entries.retain(|_, u| *u > now);
         }
@@ -43,19 +81,24 @@ impl DenyList {
     }
 
     pub fn contains(&self, sid: &str, now: i64) -> bool {
-        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        // A deny takes effect with the write lock's release, which this load then sees
+        // (Acquire pairs with the Release store in `Writer::drop`).
+        if self.len.load(Ordering::Acquire) == 0 {
+            return false;
+        }
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
         entries.get(sid).is_some_and(|u| *u > now)
     }
 
     /// Drops expired entries; returns how many are left.
     pub fn prune(&self, now: i64) -> usize {
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let mut entries = self.write();
         entries.retain(|_, u| *u > now);
         entries.len()
     }
 
     pub fn len(&self) -> usize {
-        self.entries.lock().unwrap_or_else(|p| p.into_inner()).len()
+        self.len.load(Ordering::Acquire)
     }
 
     pub fn is_empty(&self) -> bool {

@@ -3,28 +3,36 @@
 //! nothing cached is staler than a token), and the map never holds more than `cap` entries.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+type Entries<V> = HashMap<String, (Arc<V>, i64)>;
+
+/// Read on every signed-in page, written about once per session and interval: readers share
+/// the lock, so the web workers never queue behind each other here.
 pub struct FreshMap<V> {
-    entries: Mutex<HashMap<String, (Arc<V>, i64)>>,
+    entries: RwLock<Entries<V>>,
     cap: usize,
 }
 
 impl<V> FreshMap<V> {
     pub fn new(cap: usize) -> Self {
         FreshMap {
-            entries: Mutex::new(HashMap::new()),
+            entries: RwLock::new(HashMap::new()),
             cap: cap.max(1),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, (Arc<V>, i64)>> {
-        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    fn read(&self) -> RwLockReadGuard<'_, Entries<V>> {
+        self.entries.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Entries<V>> {
+        self.entries.write().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The entry for `key` if it was stored less than `max_age` seconds before `now`.
     pub fn get(&self, key: &str, now: i64, max_age: i64) -> Option<Arc<V>> {
-        let entries = self.lock();
+        let entries = self.read();
         let (value, at) = entries.get(key)?;
         (now - at < max_age).then(|| value.clone())
     }
@@ -33,7 +41,7 @@ impl<V> FreshMap<V> {
     /// (a burst of new keys must not grow memory, and a miss only costs one query).
     pub fn put(&self, key: &str, value: V, now: i64, max_age: i64) -> Arc<V> {
         let value = Arc::new(value);
-        let mut entries = self.lock();
+        let mut entries = self.write();
         if entries.len() >= self.cap && !entries.contains_key(key) {
             entries.retain(|_, (_, at)| now - *at < max_age);
             if entries.len() >= self.cap {
@@ -45,7 +53,7 @@ impl<V> FreshMap<V> {
     }
 
     pub fn remove(&self, key: &str) {
-        self.lock().remove(key);
+        self.write().remove(key);
     }
 }
 
@@ -84,7 +92,7 @@ mod tests {
         );
         m.put("fourth", 5, 101, 60);
         assert_eq!(
-            m.lock().len(),
+            m.read().len(),
             1,
             "all fresh and full: cleared, then the new one"
         );
