@@ -119,10 +119,12 @@ else
 fi
 
 # --- 2. build ----------------------------------------------------------------------------
-BUILD_CMD="cargo build --release --features bench"
+BUILD_CMD="cargo build --release --features bench --bin gatehouse --example bcrypt_bound"
 log "$BUILD_CMD (target dir $TARGET_DIR)"
 CARGO_TARGET_DIR=$TARGET_DIR $BUILD_CMD || die "the build failed"
 [[ -x $BIN ]] || die "no binary at $BIN after the build"
+BOUND_BIN=$TARGET_DIR/release/examples/bcrypt_bound
+[[ -x $BOUND_BIN ]] || die "no binary at $BOUND_BIN after the build"
 # The build's last processes (linker, cargo) must be gone before anything is timed.
 "${PY[@]}" wait-idle --min-idle 0.9 --timeout 60
 
@@ -341,36 +343,19 @@ for alg in "${ALGORITHMS[@]}"; do
         warm_up "$GH_URL/auth/verify" "session=$TOKEN"
         bench_get verify "$GH_URL/auth/verify" "$GOOD_BYTES" "session=$TOKEN"
 
-        # --- 4a. the cost of one bcrypt hash, measured with gatehouse itself ---------------
-        log "one bcrypt cost-$BCRYPT_COST hash (gatehouse user set-password, minus process overhead)"
-        # A user of its own: set-password ends the user's sessions.
-        add_user probe
-        sp=() cc=() us=()
-        for _ in 1 2 3 4 5; do
-            t0=$(date +%s%N)
-            printf '%s\n' "$PASSWORD" | gh_cli user set-password probe >/dev/null 2>"$TMP/cli.err" ||
-                die "gatehouse user set-password failed: $(cat "$TMP/cli.err")"
-            t1=$(date +%s%N)
-            gh_cli check-config >/dev/null 2>&1 || die "gatehouse check-config failed"
-            t2=$(date +%s%N)
-            gh_cli user show probe >/dev/null 2>&1 || die "gatehouse user show failed"
-            t3=$(date +%s%N)
-            sp+=($(((t1 - t0) / 1000))) cc+=($(((t2 - t1) / 1000))) us+=($(((t3 - t2) / 1000)))
-        done
-        sp_ms=$(printf '%s\n' "${sp[@]}" | "${PY[@]}" median | awk '{ print $1 / 1000 }')
-        cc_ms=$(printf '%s\n' "${cc[@]}" | "${PY[@]}" median | awk '{ print $1 / 1000 }')
-        us_ms=$(printf '%s\n' "${us[@]}" | "${PY[@]}" median | awk '{ print $1 / 1000 }')
-        NPROC=$(nproc)
-        hash_ms=$(awk -v a="$sp_ms" -v b="$cc_ms" 'BEGIN { printf "%.3f", a - b }')
-        HASH_MS=$hash_ms
-        bound=$(awk -v n="$NPROC" -v h="$hash_ms" 'BEGIN { printf "%.3f", n * 1000 / h }')
-        for kv in set_password_ms="$sp_ms" check_config_ms="$cc_ms" user_show_ms="$us_ms" \
-            bcrypt_hash_ms="$hash_ms" bcrypt_bound_per_s="$bound" bcrypt_samples=5; do
+        # --- 4a. the machine's bcrypt bound, measured with gatehouse's own hashing ----------
+        # One thread per core hashing at cost 12 (examples/bcrypt_bound.rs): the most sign-ins
+        # per second this machine could complete if it did nothing else.
+        log "bcrypt bound: gatehouse's hash at cost $BCRYPT_COST on every core (examples/bcrypt_bound)"
+        line=$("$BOUND_BIN" "$BCRYPT_COST" 4) || die "bcrypt_bound failed"
+        info "$line"
+        HASH_MS=$(sed -n 's/.*single_ms=\([0-9.]*\).*/\1/p' <<<"$line")
+        bound=$(sed -n 's/.*parallel_per_s=\([0-9.]*\).*/\1/p' <<<"$line")
+        [[ -n $HASH_MS && -n $bound ]] || die "cannot read bcrypt_bound's output: $line"
+        for kv in bcrypt_hash_ms="$HASH_MS" bcrypt_bound_per_s="$bound" bcrypt_threads="$(nproc)"; do
             "${PY[@]}" value --results "$RESULTS" "${kv%%=*}" "${kv#*=}"
         done
-        info "set-password ${sp_ms} ms, check-config ${cc_ms} ms, user show ${us_ms} ms -> one hash ~${hash_ms} ms;"
-        info "bcrypt bound: $NPROC cores / ${hash_ms} ms = ${bound} sign-ins/s"
-        META_CMDS+=("time (echo '$PASSWORD' | gatehouse user set-password probe); time gatehouse check-config   # 5 times each, medians")
+        META_CMDS+=("target/release/examples/bcrypt_bound $BCRYPT_COST 4   # the bcrypt bound")
 
         # --- 4b. the login flood -----------------------------------------------------------
         # A user of its own for the flood: each sign-in beyond max_sessions_per_user (20)
