@@ -104,9 +104,9 @@ impl Default for Raw {
             register_ip_max: 20,
             register_window: 3600,
             bcrypt_max_queue: 64,
-            // Measured (docs/PERFORMANCE.md): on 2 cores only 0 keeps both the pages (>= 50%)
-            // and the sign-ins (>= 60% of the bcrypt bound) going under a sign-in flood; the
-            // bcrypt pool's size (one thread per core) is what bounds its share.
+            // Measured (docs/PERFORMANCE.md): the bcrypt pool's size (one thread per core)
+            // already bounds its share; on 2 cores under a sign-in flood, 0 keeps about half
+            // of both the pages' throughput and the bcrypt bound, higher values favour pages.
             bcrypt_nice: 0,
             db_pool_size: 8,
             db_connect_timeout: 5,

@@ -7,40 +7,15 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{RwLock, RwLockWriteGuard};
+use std::sync::RwLock;
 
 /// Checked on every signed-in request and usually empty: the check then reads one counter
 /// and takes no lock; otherwise readers share the lock.
 pub struct DenyList {
     entries: RwLock<HashMap<String, i64>>,
-    /// `entries.len()`, kept under the write lock.
+    /// `entries.len()`, stored before the write lock is released.
     len: AtomicUsize,
     cap: usize,
-}
-
-/// The write lock, which publishes the new length when it is released.
-struct Writer<'a> {
-    entries: RwLockWriteGuard<'a, HashMap<String, i64>>,
-    len: &'a AtomicUsize,
-}
-
-impl std::ops::Deref for Writer<'_> {
-    type Target = HashMap<String, i64>;
-    fn deref(&self) -> &Self::Target {
-        &self.entries
-    }
-}
-
-impl std::ops::DerefMut for Writer<'_> {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.entries
-    }
-}
-
-impl Drop for Writer<'_> {
-    fn drop(&mut self) {
-        self.len.store(self.entries.len(), Ordering::Release);
-    }
 }
 
 impl DenyList {
@@ -53,15 +28,8 @@ impl DenyList {
     }
 
     /// Refuse `sid` until `until` (Unix seconds).
-    fn write(&self) -> Writer<'_> {
-        Writer {
-            entries: self.entries.write().unwrap_or_else(|p| p.into_inner()),
-            len: &self.len,
-        }
-    }
-
     pub fn insert(&self, sid: &str, until: i64, now: i64) {
-        let mut entries = self.write();
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= self.cap {
             entries.retain(|_, u| *u > now);
         }
@@ -78,11 +46,12 @@ impl DenyList {
         }
         let e = entries.entry(sid.to_string()).or_insert(until);
         *e = (*e).max(until);
+        self.len.store(entries.len(), Ordering::Release);
     }
 
     pub fn contains(&self, sid: &str, now: i64) -> bool {
-        // A deny takes effect with the write lock's release, which this load then sees
-        // (Acquire pairs with the Release store in `Writer::drop`).
+        // `insert` stores the length before it returns, so a request that starts after a
+        // sign-out has returned sees it (Acquire pairs with that Release store).
         if self.len.load(Ordering::Acquire) == 0 {
             return false;
         }
@@ -92,8 +61,9 @@ impl DenyList {
 
     /// Drops expired entries; returns how many are left.
     pub fn prune(&self, now: i64) -> usize {
-        let mut entries = self.write();
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
         entries.retain(|_, u| *u > now);
+        self.len.store(entries.len(), Ordering::Release);
         entries.len()
     }
 
