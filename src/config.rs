@@ -58,6 +58,9 @@ struct Raw {
     template_dir: PathBuf,
     cookie_domain: Option<String>,
     access_rules: Vec<AccessRule>,
+    request_header_timeout: u64,
+    request_body_timeout: u64,
+    max_connections: u64,
 }
 
 /// One forward-auth rule: who may reach hosts matching `host` (`app.example.com` or
@@ -113,6 +116,9 @@ impl Default for Raw {
             template_dir: "templates".into(),
             cookie_domain: None,
             access_rules: Vec::new(),
+            request_header_timeout: 10,
+            request_body_timeout: 10,
+            max_connections: 1024,
         }
     }
 }
@@ -148,6 +154,13 @@ pub struct Settings {
     /// `__Host-` cookie.
     pub cookie_domain: Option<String>,
     pub access_rules: Vec<AccessRule>,
+    /// Seconds a client has to send a request's head; also how long an idle keep-alive
+    /// connection stays open. Read by the (patched) Rocket server from the same figment.
+    pub request_header_timeout: u64,
+    /// Seconds a client has to send a form's body once its head arrived.
+    pub request_body_timeout: u64,
+    /// Most connections served at once; see `web::connections`.
+    pub max_connections: u64,
 }
 
 /// Leeway for clock skew between instances on `nbf`/`iat` (SECURITY-BAR JW-4: at most 30 s).
@@ -294,6 +307,27 @@ impl Settings {
                 format!("{} is outside 0..=19", raw.bcrypt_nice),
             ));
         }
+        let request_header_timeout =
+            positive("request_header_timeout", raw.request_header_timeout)?;
+        if request_header_timeout > 300 {
+            return Err(ConfigError::new(
+                "request_header_timeout",
+                format!("{request_header_timeout} is over 300 seconds: slow clients would hold connections"),
+            ));
+        }
+        let request_body_timeout = positive("request_body_timeout", raw.request_body_timeout)?;
+        if request_body_timeout > 300 {
+            return Err(ConfigError::new(
+                "request_body_timeout",
+                format!("{request_body_timeout} is over 300 seconds: slow clients would hold connections"),
+            ));
+        }
+        if !(16..=1_000_000).contains(&raw.max_connections) {
+            return Err(ConfigError::new(
+                "max_connections",
+                format!("{} is outside 16..=1000000", raw.max_connections),
+            ));
+        }
         let trusted_proxies = raw
             .trusted_proxies
             .iter()
@@ -327,6 +361,9 @@ impl Settings {
             template_dir: raw.template_dir,
             cookie_domain,
             access_rules,
+            request_header_timeout: request_header_timeout as u64,
+            request_body_timeout: request_body_timeout as u64,
+            max_connections: raw.max_connections,
         })
     }
 
@@ -467,11 +504,22 @@ impl fmt::Display for Settings {
         writeln!(f, "bcrypt_max_queue            = {}", self.bcrypt_max_queue)?;
         writeln!(f, "bcrypt_nice                 = {}", self.bcrypt_nice)?;
         writeln!(f, "db_pool_size                = {}", self.db_pool_size)?;
-        write!(
+        writeln!(
             f,
             "db_connect_timeout          = {}",
             self.db_connect_timeout
-        )
+        )?;
+        writeln!(
+            f,
+            "request_header_timeout      = {}",
+            self.request_header_timeout
+        )?;
+        writeln!(
+            f,
+            "request_body_timeout        = {}",
+            self.request_body_timeout
+        )?;
+        write!(f, "max_connections             = {}", self.max_connections)
     }
 }
 

@@ -19,6 +19,8 @@ pub enum AppError {
     MethodNotAllowed(String),
     #[error("request body too large")]
     PayloadTooLarge,
+    #[error("request body not received in time")]
+    RequestTimeout,
     #[error("unsupported content type")]
     UnsupportedMediaType,
     #[error("throttled")]
@@ -42,6 +44,7 @@ impl AppError {
             AppError::NotFound => Status::NotFound,
             AppError::MethodNotAllowed(_) => Status::MethodNotAllowed,
             AppError::PayloadTooLarge => Status::PayloadTooLarge,
+            AppError::RequestTimeout => Status::RequestTimeout,
             AppError::UnsupportedMediaType => Status::UnsupportedMediaType,
             AppError::TooManyRequests { .. } => Status::TooManyRequests,
             AppError::Busy { .. } | AppError::Unavailable => Status::ServiceUnavailable,

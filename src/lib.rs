@@ -151,7 +151,22 @@ pub fn rocket_with_clock(
 pub fn build(figment: Figment, app: App) -> Rocket<Build> {
     let settings = app.settings.clone();
     let template_dir = settings.template_dir.clone();
+    let max_connections = web::connections::effective_max_connections(
+        settings.max_connections,
+        settings.db_pool_size,
+        web::connections::open_file_limit(),
+    );
+    if max_connections < settings.max_connections {
+        log::warn!(
+            "serving at most {max_connections} connections at once (max_connections is {}): \
+             the open-file limit leaves no room for more; raise LimitNOFILE",
+            settings.max_connections
+        );
+    }
     let figment = figment
+        // Read by the patched Rocket listener (vendor/rocket/PATCHES.md).
+        .merge(("max_connections", max_connections))
+        .merge(("request_header_timeout", settings.request_header_timeout))
         // LG-4: Rocket would otherwise believe any client's X-Real-IP.
         .merge(("ip_header", false))
         // HD-1: no `Server: Rocket` banner.

@@ -30,6 +30,19 @@ backend_tests! {
                 Box::new(|f| f.merge(("jwt_algorithm", "none"))),
             ),
             ("bcrypt_cost", Box::new(|f| f.merge(("bcrypt_cost", 3)))),
+            (
+                "request_header_timeout",
+                Box::new(|f| f.merge(("request_header_timeout", 0))),
+            ),
+            (
+                "request_header_timeout",
+                Box::new(|f| f.merge(("request_header_timeout", 301))),
+            ),
+            (
+                "request_body_timeout",
+                Box::new(|f| f.merge(("request_body_timeout", 0))),
+            ),
+            ("max_connections", Box::new(|f| f.merge(("max_connections", 15)))),
             ("bcrypt_cost", Box::new(|f| f.merge(("bcrypt_cost", 32)))),
             (
                 "session_idle_timeout",

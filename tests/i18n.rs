@@ -137,6 +137,31 @@ backend_tests! {
     }
 
     #[test]
+    fn the_switch_returns_to_this_site_only_even_with_a_cookie_domain() {
+        // With cookie_domain, sign-in may send people back to an app on a sibling host; the
+        // language switch has no reason to, and must not be a redirector to those hosts.
+        let t = start_with(|f| {
+            f.merge(("public_origin", "http://login.gh.test:8000"))
+                .merge(("cookie_domain", "gh.test"))
+        });
+        for target in [
+            "http%3A%2F%2Fapp.gh.test%2Fpage",
+            "http%3A%2F%2Fevil.gh.test%3A8000%2F",
+            "%2F%2Fapp.gh.test%2F",
+        ] {
+            let r = t.get(&format!("/language/ko?next={target}"));
+            assert_eq!(r.status(), Status::SeeOther);
+            assert_eq!(r.headers().get_one("Location"), Some("/dashboard"), "{target}");
+        }
+        let r = t.get("/language/ko?next=%2Faccount%3Ftab%3D1");
+        assert_eq!(r.headers().get_one("Location"), Some("/account?tab=1"));
+        // Sign-in itself still goes back to the app (forward-auth needs it).
+        let r = t.get("/login?next=http%3A%2F%2Fapp.gh.test%2Fpage");
+        let body = r.into_string().unwrap();
+        assert_eq!(field_value(&body, "next").as_deref(), Some("http://app.gh.test/page"));
+    }
+
+    #[test]
     fn errors_validation_and_dates_are_translated() {
         let t = start();
         t.get("/language/ko");

@@ -212,6 +212,33 @@ backend_tests! {
     }
 
     #[test]
+    fn a_planted_flash_cookie_cannot_put_text_on_a_page() {
+        // Anyone who can set a cookie for this host (a sibling subdomain, a network attacker
+        // before HSTS) can plant `_flash`; Rocket's format is `<kind length>:<kind><message>`.
+        let t = start();
+        for planted in [
+            "5:errorYour account is locked. Call +1 555 0100.",
+            "7:successWelcome back! Verify at evil.example",
+            "5:error<b>markup</b>",
+            "5:errorwelcome",
+        ] {
+            let r = t.client.get("/login").cookie(rocket::http::Cookie::new("_flash", planted)).dispatch();
+            assert_eq!(r.status(), Status::Ok);
+            let body = r.into_string().unwrap();
+            assert!(!body.contains("class=\"flash"), "{planted:?} showed a notice:\n{body}");
+            assert!(!body.contains("555 0100") && !body.contains("evil.example") && !body.contains("markup"));
+        }
+        // What a planted cookie can name is one of our own sentences, nothing more.
+        let r = t.client.get("/login").cookie(rocket::http::Cookie::new("_flash", "7:successsigned-out")).dispatch();
+        let body = r.into_string().unwrap();
+        assert!(body.contains("You have been signed out."), "{body}");
+        // The welcome names the signed-in user from the session, never from the cookie.
+        t.signed_up("fiona");
+        let r = t.send(t.client.get("/dashboard").cookie(rocket::http::Cookie::new("_flash", "7:successwelcome")));
+        assert!(r.into_string().unwrap().contains("Welcome, fiona!"));
+    }
+
+    #[test]
     fn signed_in_visitors_skip_login_and_register() {
         let t = start();
         t.signed_up("erin");

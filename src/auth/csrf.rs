@@ -226,11 +226,17 @@ where
     if declared.is_some_and(|len| len > FORM_LIMIT) {
         return Err(AppError::PayloadTooLarge);
     }
-    let body = data
-        .open(rocket::data::ByteUnit::Byte(FORM_LIMIT))
-        .into_string()
-        .await
-        .map_err(|e| AppError::BadRequest(e.to_string()))?;
+    // A client that sends its head and then trickles the body would hold the connection
+    // (and this task) for as long as it likes.
+    let timeout = std::time::Duration::from_secs(app.settings.request_body_timeout);
+    let body = rocket::tokio::time::timeout(
+        timeout,
+        data.open(rocket::data::ByteUnit::Byte(FORM_LIMIT))
+            .into_string(),
+    )
+    .await
+    .map_err(|_| AppError::RequestTimeout)?
+    .map_err(|e| AppError::BadRequest(e.to_string()))?;
     if !body.is_complete() {
         return Err(AppError::PayloadTooLarge);
     }

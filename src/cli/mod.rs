@@ -194,6 +194,8 @@ fn check_config() -> Outcome {
 }
 
 async fn serve() -> i32 {
+    // Before anything opens files: the connection cap is derived from this limit.
+    crate::web::connections::raise_open_file_limit();
     let rocket = match crate::rocket(crate::config::figment()) {
         Ok(r) => r,
         Err(e) => {

@@ -19,6 +19,7 @@ use crate::db::users::{self, User};
 use crate::db::write_tx;
 use crate::error::AppError;
 use crate::web::client_ip::ClientIp;
+use crate::web::flash::Notice;
 use crate::web::i18n::Lang;
 use crate::web::page::{error_list, Ctx, FieldErrors, Page};
 use crate::App;
@@ -280,16 +281,12 @@ async fn change_password(
         Some(&current.id),
     )
     .await;
-    let others = ctx.lang.t_args(
-        "account-others-signed-out",
-        &[("count", (ended.len() as f64).into())],
-    );
-    Ok(Either::Left(Flash::success(
-        Redirect::to("/account"),
-        format!("{} {others}", ctx.lang.t("account-password-changed"))
-            .trim_end()
-            .to_string(),
-    )))
+    Ok(Either::Left(
+        Notice::PasswordChanged {
+            others_signed_out: ended.len() as u32,
+        }
+        .after(Redirect::to("/account")),
+    ))
 }
 
 #[post("/account/delete", data = "<form>")]
@@ -344,10 +341,9 @@ async fn delete_account(
         Some(user.sid()),
     )
     .await;
-    Ok(Either::Left(Flash::success(
-        Redirect::to("/login"),
-        ctx.lang.t("account-deleted"),
-    )))
+    Ok(Either::Left(
+        Notice::AccountDeleted.after(Redirect::to("/login")),
+    ))
 }
 
 /// "Chrome 120 on Windows 10", from a User-Agent header.
@@ -413,7 +409,6 @@ async fn sessions_page(app: &State<App>, user: AuthUser, ctx: Ctx) -> Result<Pag
 async fn revoke_session(
     app: &State<App>,
     ip: ClientIp,
-    lang: Lang,
     jar: &CookieJar<'_>,
     id: &str,
     form: CsrfForm<TokenOnly>,
@@ -449,22 +444,15 @@ async fn revoke_session(
     .await;
     if id == user.sid() {
         session::clear_cookie(jar, &app.settings);
-        return Ok(Flash::success(
-            Redirect::to("/login"),
-            lang.t("sessions-revoked-this"),
-        ));
+        return Ok(Notice::ThisDeviceSignedOut.after(Redirect::to("/login")));
     }
-    Ok(Flash::success(
-        Redirect::to("/account/sessions"),
-        lang.t("sessions-revoked-one"),
-    ))
+    Ok(Notice::DeviceSignedOut.after(Redirect::to("/account/sessions")))
 }
 
 #[post("/account/sessions/revoke-others", data = "<form>")]
 async fn revoke_others(
     app: &State<App>,
     ip: ClientIp,
-    lang: Lang,
     form: CsrfForm<TokenOnly>,
 ) -> Result<Flash<Redirect>, AppError> {
     let user = signed_in(&form)?;
@@ -489,11 +477,10 @@ async fn revoke_others(
         Some(user.sid()),
     )
     .await;
-    let message = lang.t_args(
-        "sessions-revoked-others",
-        &[("count", (ended.len() as f64).into())],
-    );
-    Ok(Flash::success(Redirect::to("/account/sessions"), message))
+    Ok(Notice::OthersSignedOut {
+        count: ended.len() as u32,
+    }
+    .after(Redirect::to("/account/sessions")))
 }
 
 pub fn routes() -> Vec<Route> {

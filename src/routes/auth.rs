@@ -15,7 +15,7 @@ use crate::db::{users, write_tx};
 use crate::error::AppError;
 use crate::validate;
 use crate::web::client_ip::ClientIp;
-use crate::web::i18n::Lang;
+use crate::web::flash::Notice;
 use crate::web::next;
 use crate::web::page::{Ctx, Page};
 use crate::web::UserAgent;
@@ -262,7 +262,6 @@ async fn login(
 async fn logout(
     app: &State<App>,
     ip: ClientIp,
-    lang: Lang,
     jar: &CookieJar<'_>,
     form: Result<CsrfForm<LogoutForm>, AppError>,
 ) -> Result<Flash<Redirect>, AppError> {
@@ -281,18 +280,12 @@ async fn logout(
             )
             .await;
             session::clear_cookie(jar, &app.settings);
-            Ok(Flash::success(
-                Redirect::to("/login"),
-                lang.t("logout-done"),
-            ))
+            Ok(Notice::SignedOut.after(Redirect::to("/login")))
         }
         // Not signed in (or the session already ended): nothing to end, just tidy up.
         Err(AppError::Unauthorized) => {
             session::clear_cookie(jar, &app.settings);
-            Ok(Flash::success(
-                Redirect::to("/login"),
-                lang.t("logout-already"),
-            ))
+            Ok(Notice::AlreadySignedOut.after(Redirect::to("/login")))
         }
         Err(e) => Err(e),
     }

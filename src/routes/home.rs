@@ -47,10 +47,9 @@ fn language(
             .same_site(SameSite::Lax)
             .max_age(rocket::time::Duration::days(365)),
     );
-    Ok(Redirect::to(crate::web::next::sanitize_for(
-        &app.settings,
-        next,
-    )))
+    // Back to a page of this site only: unlike sign-in, nothing here has to send anyone to
+    // another host under `cookie_domain`, so the switch must not become a redirector to them.
+    Ok(Redirect::to(crate::web::next::sanitize(next)))
 }
 
 pub fn routes() -> Vec<Route> {

@@ -15,6 +15,7 @@ use crate::db::{is_unique_violation, write_tx};
 use crate::error::AppError;
 use crate::validate;
 use crate::web::client_ip::ClientIp;
+use crate::web::flash::Notice;
 use crate::web::i18n::Lang;
 use crate::web::page::{error_list, Ctx, FieldErrors, Page};
 use crate::web::UserAgent;
@@ -193,13 +194,7 @@ async fn register(
         Some(&created.id),
     )
     .await;
-    Ok(Ok(Flash::success(
-        Redirect::to("/dashboard"),
-        ctx.lang.t_args(
-            "register-welcome",
-            &[("name", user.username.clone().into())],
-        ),
-    )))
+    Ok(Ok(Notice::Welcome.after(Redirect::to("/dashboard"))))
 }
 
 pub fn routes() -> Vec<Route> {

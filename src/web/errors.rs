@@ -52,6 +52,7 @@ fn keys(status: Status) -> (&'static str, &'static str) {
         403 => ("error-403-title", "error-403"),
         404 => ("error-404-title", "error-404"),
         405 => ("error-405-title", "error-405"),
+        408 => ("error-408-title", "error-408"),
         413 => ("error-413-title", "error-413"),
         415 => ("error-415-title", "error-415"),
         422 => ("error-422-title", "error-422"),

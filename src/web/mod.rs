@@ -2,7 +2,9 @@
 
 pub mod assets;
 pub mod client_ip;
+pub mod connections;
 pub mod errors;
+pub mod flash;
 pub mod headers;
 pub mod i18n;
 pub mod next;

@@ -71,9 +71,9 @@ fn absolute_target(settings: &Settings, next: &str) -> Option<String> {
 pub const DEFAULT: &str = "/dashboard";
 const MAX_LEN: usize = 2048;
 
-/// `next` if it is a plain same-origin path (with optional query), else [`DEFAULT`].
-#[cfg(test)]
-fn sanitize(next: Option<&str>) -> String {
+/// `next` if it is a plain same-origin path (with optional query), else [`DEFAULT`]: for
+/// redirects that never leave this site, whatever `cookie_domain` allows sign-in to do.
+pub fn sanitize(next: Option<&str>) -> String {
     match next {
         Some(n) if is_safe(n) => n.to_string(),
         _ => DEFAULT.to_string(),

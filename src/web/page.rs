@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value};
 use crate::auth::csrf::{pre_session_value, Binding};
 use crate::auth::guard::AuthUser;
 use crate::error::AppError;
+use crate::web::flash::Notice;
 use crate::web::i18n::Lang;
 use crate::App;
 
@@ -18,7 +19,8 @@ use crate::App;
 pub struct Ctx {
     pub user: Option<AuthUser>,
     pub lang: Lang,
-    flash: Option<(String, String)>,
+    /// The notice the flash cookie names (see `web::flash`: it never carries text).
+    flash: Option<(String, Notice)>,
 }
 
 #[rocket::async_trait]
@@ -31,7 +33,9 @@ impl<'r> FromRequest<'r> for Ctx {
             _ => None,
         };
         let flash = match req.guard::<Option<FlashMessage<'_>>>().await {
-            Outcome::Success(Some(f)) => Some((f.kind().to_string(), f.message().to_string())),
+            Outcome::Success(Some(f)) => {
+                Notice::parse(f.message()).map(|n| (f.kind().to_string(), n))
+            }
             _ => None,
         };
         Outcome::Success(Ctx {
@@ -48,9 +52,12 @@ impl Ctx {
         if let Some(u) = &self.user {
             ctx.insert("username".into(), json!(u.name()));
         }
-        if let Some((kind, message)) = &self.flash {
-            let kind = if kind == "error" { "error" } else { "success" };
-            ctx.insert("flash".into(), json!({"kind": kind, "message": message}));
+        if let Some((kind, notice)) = &self.flash {
+            let username = self.user.as_ref().map(|u| u.name());
+            if let Some(message) = notice.text(self.lang, username) {
+                let kind = if kind == "error" { "error" } else { "success" };
+                ctx.insert("flash".into(), json!({"kind": kind, "message": message}));
+            }
         }
         if let Value::Object(extra) = extra {
             ctx.extend(extra);

@@ -69,8 +69,6 @@ pub fn http(
     headers: &[(&str, &str)],
     body: Option<&str>,
 ) -> Reply {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
@@ -80,10 +78,23 @@ pub fn http(
     } else {
         req.push_str("\r\n");
     }
-    s.write_all(req.as_bytes()).unwrap();
+    http_raw(port, req.as_bytes())
+}
+
+/// Sends `request` byte for byte (it may hold what `http` cannot express: bytes that are not
+/// UTF-8, odd framing) and reads the answer until the server closes.
+pub fn http_raw(port: u16, request: &[u8]) -> Reply {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(request).unwrap();
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).unwrap();
-    let text = String::from_utf8_lossy(&raw).to_string();
+    parse_reply(&raw)
+}
+
+/// A raw HTTP/1.1 answer, split into status, headers and body.
+pub fn parse_reply(raw: &[u8]) -> Reply {
+    let text = String::from_utf8_lossy(raw).to_string();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let mut lines = head.lines();
     let status = lines
@@ -145,6 +156,12 @@ pub fn wait_for(port: u16, what: &str) {
 
 /// Starts gatehouse (the real binary) with `env` on top of a debug-profile base.
 pub fn start_gatehouse(dir: &Path, port: u16, env: &[(&str, String)]) -> Reaper {
+    spawn_gatehouse(gatehouse_command(dir, port, env), port)
+}
+
+/// The command [`start_gatehouse`] runs, for tests that change more than the environment
+/// (resource limits, where the output goes).
+pub fn gatehouse_command(dir: &Path, port: u16, env: &[(&str, String)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
     cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("ROCKET_PROFILE", "debug")
@@ -159,6 +176,11 @@ pub fn start_gatehouse(dir: &Path, port: u16, env: &[(&str, String)]) -> Reaper 
     for (k, v) in env {
         cmd.env(k, v);
     }
+    cmd
+}
+
+/// Starts `cmd` (see [`gatehouse_command`]) and waits until it listens on `port`.
+pub fn spawn_gatehouse(mut cmd: Command, port: u16) -> Reaper {
     let mut child = Reaper(cmd.spawn().unwrap());
     wait_for(port, "gatehouse");
     // Something else answering on the port (another test's server) would pass wait_for.

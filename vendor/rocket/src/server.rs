@@ -13,15 +13,16 @@ use futures::future::{FutureExt, Future, BoxFuture};
 use http_body_util::{Either, Empty, StreamBody};
 use hyper_util::rt::TokioIo;
 
+// gatehouse patch: the timer is needed for HTTP/1.1's header-read timeout too.
+use hyper_util::rt::TokioTimer;
 #[cfg(feature = "http2")]
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::rt::TokioExecutor;
 #[cfg(feature = "http2")]
 use hyper_util::server::conn::auto::Builder;
 #[cfg(not(feature = "http2"))]
 use crate::http::hyper::server::conn::http1::Builder;
 
 use crate::{route, Rocket, Orbit, Request, Response, Data, Config};
-use crate::form::Form;
 use crate::outcome::Outcome;
 use crate::error::{Error, ErrorKind};
 use crate::ext::{AsyncReadExt, CancellableListener};
@@ -260,22 +261,10 @@ impl Rocket<Orbit> {
         req: &mut Request<'_>,
         data: &mut Data<'_>
     ) -> RequestToken {
-        // Check if this is a form and if the form contains the special _method
-        // field which we use to reinterpret the request's method.
-        let (min_len, max_len) = ("_method=get".len(), "_method=delete".len());
-        let peek_buffer = data.peek(max_len).await;
-        let is_form = req.content_type().map_or(false, |ct| ct.is_form());
-
-        if is_form && req.method() == Method::Post && peek_buffer.len() >= min_len {
-            let method = std::str::from_utf8(peek_buffer).ok()
-                .and_then(|raw_form| Form::values(raw_form).next())
-                .filter(|field| field.name == "_method")
-                .and_then(|field| field.value.parse().ok());
-
-            if let Some(method) = method {
-                req._set_method(method);
-            }
-        }
+        // gatehouse patch: no `_method` override. Rocket peeked at every body for it before
+        // routing, waiting without a time limit for a body sent byte by byte; gatehouse's
+        // forms never use it, and a POST that turns itself into another method is one more
+        // thing a cross-site form could try.
 
         // Run request fairings.
         self.fairings.handle_request(req, data).await;
@@ -635,10 +624,15 @@ impl Rocket<Orbit> {
         #[cfg(not(feature = "http2"))]
         let http1 = &mut builder;
 
+        // gatehouse patch: slow clients. hyper starts this timer when it waits for a request's
+        // head (on a new connection, and again after each response), so it bounds both a
+        // slowly sent head and an idle keep-alive connection.
+        let limits = ConnectionLimits::from_figment(self.figment());
         let keep_alive = self.config.keep_alive;
         http1.keep_alive(keep_alive != 0)
             .preserve_header_case(true)
-            .header_read_timeout(None);
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_timeout);
 
         #[cfg(feature = "http2")]
         builder.http2()
@@ -655,10 +649,23 @@ impl Rocket<Orbit> {
         let incoming = Incoming::new(listener).nodelay(true).take_until(self.shutdown());
         let mut incoming = pin!(incoming);
 
+        // gatehouse patch: at most `max_connections` at once, so a flood of connections can
+        // never take the file descriptors the database and the next client need; one more is
+        // answered 503 at once (by a bounded number of tasks) and closed.
+        let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+        let refusals = Arc::new(tokio::sync::Semaphore::new(REFUSALS_AT_ONCE));
         while let Some(conn) = incoming.next().await.transpose()? {
+            let permit = match slots.clone().try_acquire_owned() {
+                Ok(permit) => permit,
+                Err(_) => {
+                    refuse_busy(conn, &refusals);
+                    continue;
+                }
+            };
             let (rocket, server) = (self.clone(), server.clone());
             let shutdown = rocket.shutdown();
             tokio::spawn(async move {
+                let _permit = permit;
                 let connection = ConnectionMeta {
                     remote: conn.peer_address(),
                     client_certificates: conn.peer_certificates(),
@@ -682,12 +689,14 @@ impl Rocket<Orbit> {
                     result = &mut server => result,
                 };
 
+                // gatehouse patch: a client's broken or timed-out connection is its own
+                // business, not a server warning: at `warn` a flood of them would fill the log.
                 if let Err(e) = result {
                     let e: Box<dyn std::error::Error + Send + Sync> = e.into();
-                    warn!("Connection failed: {}", e);
+                    debug!("Connection failed: {}", e);
                     let mut source = e.source();
                     while let Some(e) = source {
-                        warn_!("Error: {}", e);
+                        debug_!("Error: {}", e);
                         source = e.source();
                     }
                 }
@@ -696,4 +705,58 @@ impl Rocket<Orbit> {
 
         Ok(())
     }
+}
+
+// gatehouse patch: the limits below, read from the same figment as everything else.
+
+/// How many over-the-cap connections may be in the middle of hearing "503" at once; beyond
+/// that they are closed without a word.
+const REFUSALS_AT_ONCE: usize = 64;
+
+struct ConnectionLimits {
+    header_timeout: Option<Duration>,
+    max_connections: usize,
+}
+
+impl ConnectionLimits {
+    /// `request_header_timeout` (seconds, 0 = none) and `max_connections`; gatehouse validates
+    /// both at start, these defaults only apply to a Rocket launched without its settings.
+    fn from_figment(figment: &figment::Figment) -> Self {
+        let secs = figment.extract_inner::<u64>("request_header_timeout").unwrap_or(10);
+        let max = figment.extract_inner::<usize>("max_connections").unwrap_or(1024);
+        ConnectionLimits {
+            header_timeout: (secs > 0).then(|| Duration::from_secs(secs)),
+            max_connections: max.clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
+        }
+    }
+}
+
+const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\
+Content-Length: 39\r\n\
+Retry-After: 5\r\n\
+Connection: close\r\n\
+Cache-Control: no-store\r\n\
+X-Content-Type-Options: nosniff\r\n\
+Content-Security-Policy: default-src 'none'; frame-ancestors 'none'\r\n\
+X-Frame-Options: DENY\r\n\
+\r\n\
+Too many connections; try again soon.\r\n";
+
+fn refuse_busy<C>(conn: C, refusals: &Arc<tokio::sync::Semaphore>)
+    where C: Connection + Send + Unpin + 'static
+{
+    use tokio::io::AsyncWriteExt;
+
+    let Ok(permit) = refusals.clone().try_acquire_owned() else {
+        return;
+    };
+    tokio::spawn(async move {
+        let _permit = permit;
+        let mut conn = conn;
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            conn.write_all(BUSY).await?;
+            conn.shutdown().await
+        }).await;
+    });
 }

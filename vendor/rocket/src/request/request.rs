@@ -1047,14 +1047,12 @@ impl<'r> Request<'r> {
         };
 
         // Set the request cookies, if they exist.
+        // gatehouse patch: one cookie that is not UTF-8 (any site on the domain can set one)
+        // used to drop the whole header, signing the user out; only that cookie is skipped.
         for header in hyper.headers.get_all("Cookie") {
-            let raw_str = match std::str::from_utf8(header.as_bytes()) {
-                Ok(string) => string,
-                Err(_) => continue
-            };
-
-            for cookie_str in raw_str.split(';').map(|s| s.trim()) {
-                if let Ok(cookie) = Cookie::parse_encoded(cookie_str) {
+            for raw in header.as_bytes().split(|b| *b == b';') {
+                let Ok(cookie_str) = std::str::from_utf8(raw) else { continue };
+                if let Ok(cookie) = Cookie::parse_encoded(cookie_str.trim()) {
                     request.state.cookies.add_original(cookie.into_owned());
                 }
             }
@@ -1119,7 +1117,9 @@ impl fmt::Debug for Request<'_> {
 impl fmt::Display for Request<'_> {
     /// Pretty prints a Request. Primarily used by Rocket's logging.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.method().green(), self.uri.blue())?;
+        // gatehouse patch: the path only. A query string can carry a secret (a token someone
+        // pasted into a URL); the log must never hold one.
+        write!(f, "{} {}", self.method().green(), self.uri.path().blue())?;
 
         // Print the requests media type when the route specifies a format.
         if let Some(mime) = self.format() {
