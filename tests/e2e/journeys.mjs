@@ -128,8 +128,9 @@ async function noHorizontalScroll(page, label) {
   check(scroll <= client, `${label}: content is ${scroll}px wide in a ${client}px viewport`);
 }
 
-// A cross-site attacker: another loopback site (localhost is not 127.0.0.1) whose pages
-// auto-submit forms to gatehouse.
+// An attacker's site on another port of 127.0.0.1: a different origin but the SAME site
+// (sites ignore ports), so SameSite=Lax does not keep the cookies off its posts and only the
+// Origin check and the CSRF token stand in the way. Its pages auto-submit forms to gatehouse.
 function startAttacker() {
   return new Promise((resolve) => {
     const server = http.createServer((req, res) => {
@@ -141,7 +142,7 @@ function startAttacker() {
       res.end(`<!doctype html><form id="f" method="post" action="${BASE}${target}">${fields}</form>
         <script>document.getElementById('f').submit()</script>`);
     });
-    server.listen(0, () => resolve(server));
+    server.listen(0, '127.0.0.1', () => resolve(server));
   });
 }
 
@@ -246,17 +247,28 @@ async function main() {
     await second.close();
   });
 
-  await step('a cross-site page that auto-submits to /logout or /account/password changes nothing', async () => {
+  await step('a same-site page on another origin that auto-submits to /logout or /account/password is refused and changes nothing', async () => {
     const attacker = await startAttacker();
     const port = attacker.address().port;
+    const attackerOrigin = `http://127.0.0.1:${port}`;
     const ctx = await newContext();
     const page = await ctx.newPage();
     const name = await register(page);
     for (const target of ['logout', 'password']) {
       const evil = await ctx.newPage();
       evil.__expectViolation = true; // the refused post's error page is not ours to judge
-      await evil.goto(`http://localhost:${port}/${target}`);
-      await evil.waitForLoadState('load');
+      // Wait for gatehouse's answer to the forged post itself, not just the attacker's page.
+      const answered = evil.waitForResponse(
+        (r) => r.request().method() === 'POST' && r.url().startsWith(BASE), { timeout: 15000 });
+      await evil.goto(`${attackerOrigin}/${target}`);
+      const res = await answered;
+      const sent = await res.request().allHeaders();
+      check(/(^|; )session=/.test(sent.cookie || ''),
+        `the browser did not send the session cookie with the forged ${target} post, so this proves nothing: ${sent.cookie}`);
+      check(sent.origin === attackerOrigin, `Origin was ${sent.origin}`);
+      check(res.status() === 403, `the forged ${target} post got ${res.status()}`);
+      const body = await res.text();
+      check(body.includes('sent from another origin'), `refused for another reason than its origin: ${body.slice(0, 300)}`);
       await evil.close();
     }
     attacker.close();
