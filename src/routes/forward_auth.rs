@@ -436,7 +436,12 @@ mod tests {
         let refused = |o: Original| matches!(o, Original::Refused(_));
         assert!(refused(judge(&[], &["a.example", "b.example"], &[], &[])));
         assert!(refused(judge(&[], &["b.example, a.example"], &[], &[])));
-        assert!(refused(judge(&["https://a.example/", "https://b.example/"], &[], &[], &[])));
+        assert!(refused(judge(
+            &["https://a.example/", "https://b.example/"],
+            &[],
+            &[],
+            &[]
+        )));
         assert!(refused(judge(&[], &["a.example"], &["https", "http"], &[])));
         assert!(refused(judge(&[], &["a.example"], &["https, http"], &[])));
         assert!(refused(judge(&[], &["a.example"], &[], &["/", "/x"])));
