@@ -379,6 +379,54 @@ backend_tests! {
     }
 
     #[test]
+    fn traefik_sends_signed_out_visitors_to_sign_in_and_back() {
+        // docs/traefik.md: forwardAuth to /auth/verify?redirect=true. Traefik hands any answer
+        // but a 2xx to the browser as it is, so the way to sign in must be a 302.
+        let t = start_with(|f| {
+            wiki_and_admin(f)
+                .merge(("cookie_domain", "example.com"))
+                .merge(("public_origin", "https://login.example.com"))
+        });
+        let traefik = &PROXIES[0];
+        assert_eq!(traefik.name, "Traefik");
+        let question = traefik.question(
+            "wiki.example.com",
+            &[("Accept", "text/html"), ("User-Agent", "Firefox")],
+        );
+        let headers: Vec<(&str, &str)> = question
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let ask = |b: &Browser, query: &str| {
+            let mut req = t
+                .client
+                .get(format!("/auth/verify{query}"))
+                .remote((PROXY.parse::<std::net::IpAddr>().unwrap(), 40000).into());
+            for (k, v) in &headers {
+                req = req.header(Header::new(k.to_string(), v.to_string()));
+            }
+            b.send(req)
+        };
+        let nobody = Browser::default();
+        let expected = "https://login.example.com/login?next=https%3A%2F%2Fwiki.example.com%2Fsecret";
+        let r = ask(&nobody, "?redirect=true");
+        assert_eq!(r.status(), Status::Found);
+        assert_eq!(r.headers().get_one("Location"), Some(expected));
+        // Without it (nginx), or with anything but true: the 401 nginx expects.
+        for query in ["", "?redirect=false", "?redirect=maybe", "?other=1"] {
+            let r = ask(&nobody, query);
+            assert_eq!(r.status(), Status::Unauthorized, "{query}");
+            assert_eq!(r.headers().get_one("Location"), Some(expected), "{query}");
+        }
+        // Signed in, the flag changes nothing.
+        let bob = Browser::default();
+        bob.register(&t, "bob", "bob@example.com", PASSWORD);
+        let r = ask(&bob, "?redirect=true");
+        assert_eq!(r.status(), Status::Ok);
+        assert_eq!(r.headers().get_one("Remote-User"), Some("bob"));
+    }
+
+    #[test]
     fn contradictory_repeated_or_malformed_forwarding_headers_are_never_a_200() {
         // No rules: a signed-in user would get 200 for any host, so only the refusal itself
         // can make these fail.

@@ -1,6 +1,7 @@
 //! Forward-auth for reverse proxies (nginx `auth_request`, Traefik and Caddy forward_auth):
 //! 200 with `Remote-*` headers when the session cookie is good, 401 with a `Location` to the
-//! sign-in page when it is not, 403 when the access rules do not let this user at this host.
+//! sign-in page when it is not (302 with `?redirect=true`), 403 when the access rules do not
+//! let this user at this host, or when the proxy's forwarding headers cannot be believed.
 
 use rocket::http::{Header, Status};
 use rocket::request::Request;
@@ -239,7 +240,13 @@ pub enum Verdict {
         email: String,
         groups: Vec<String>,
     },
-    SignIn(String),
+    /// To the sign-in page: a 401 with `Location` (nginx's `auth_request` accepts only 2xx,
+    /// 401 and 403 and redirects by itself), or, for proxies that hand gatehouse's answer to
+    /// the browser as it is (Traefik, Caddy), a 302 the browser follows.
+    SignIn {
+        location: String,
+        redirect: bool,
+    },
     Forbidden,
 }
 
@@ -257,8 +264,12 @@ impl<'r> Responder<'r, 'static> for Verdict {
                 .header(Header::new("Remote-Name", username))
                 .header(Header::new("Remote-Email", email))
                 .header(Header::new("Remote-Groups", groups.join(","))),
-            Verdict::SignIn(location) => r
-                .status(Status::Unauthorized)
+            Verdict::SignIn { location, redirect } => r
+                .status(if redirect {
+                    Status::Found
+                } else {
+                    Status::Unauthorized
+                })
                 .header(Header::new("Location", location)),
             Verdict::Forbidden => r.status(Status::Forbidden),
         };
@@ -280,8 +291,9 @@ fn login_location(settings: &Settings, original: &Original) -> String {
     }
 }
 
-#[get("/auth/verify")]
+#[get("/auth/verify?<redirect>")]
 async fn verify(
+    redirect: Option<bool>,
     app: &State<App>,
     user: Result<AuthUser, AppError>,
     original: Original,
@@ -292,15 +304,17 @@ async fn verify(
         log::warn!("forward-auth request refused: {why}");
         return Ok(Verdict::Forbidden);
     }
+    let sign_in = || Verdict::SignIn {
+        location: login_location(&app.settings, &original),
+        redirect: redirect == Some(true),
+    };
     let user = match user {
         Ok(u) => u,
-        Err(AppError::Unauthorized) => {
-            return Ok(Verdict::SignIn(login_location(&app.settings, &original)))
-        }
+        Err(AppError::Unauthorized) => return Ok(sign_in()),
         Err(e) => return Err(e),
     };
     let Some(profile) = app.profiles.get(app, user.user_id()).await? else {
-        return Ok(Verdict::SignIn(login_location(&app.settings, &original)));
+        return Ok(sign_in());
     };
     let host = match &original {
         Original::Known { host, .. } => Some(host.as_str()),
