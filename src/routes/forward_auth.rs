@@ -42,9 +42,9 @@ pub enum Original {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
-    /// A forwarding header came more than once (or as a list): a proxy that sets one sends
-    /// it once.
+    /// A forwarding header came more than once: a proxy that sets one sends it once.
     Repeated(&'static str),
+    /// Not a host (a list, userinfo, a path, ...), or a scheme other than http(s).
     Malformed(&'static str),
     /// `X-Forwarded-Host` and `X-Original-URL` name different hosts.
     Conflict,
@@ -94,22 +94,19 @@ impl Forwarded<'_> {
         let forwarded_host = single(&self.host, FORWARDED_HOST)?;
         let proto = single(&self.proto, FORWARDED_PROTO)?;
         let uri = single(&self.uri, FORWARDED_URI)?;
-        let from_url = original_url
-            .map(|u| split_url(u).ok_or(Refusal::Malformed(ORIGINAL_URL)))
+        let url_authority = original_url
+            .map(|u| authority_of(u).ok_or(Refusal::Malformed(ORIGINAL_URL)))
             .transpose()?;
         let Some(authority) = forwarded_host else {
-            return Ok(from_url.map(|(authority, _)| {
-                (
-                    original_url.unwrap_or_default().to_string(),
-                    host_of(authority),
-                )
-            }));
+            return Ok(original_url
+                .zip(url_authority)
+                .map(|(url, authority)| (url.to_string(), host_of(authority))));
         };
         if !is_authority(authority) {
             return Err(Refusal::Malformed(FORWARDED_HOST));
         }
         let host = host_of(authority);
-        if from_url.is_some_and(|(other, _)| host_of(other) != host) {
+        if url_authority.is_some_and(|other| host_of(other) != host) {
             return Err(Refusal::Conflict);
         }
         let scheme = match proto.map(str::to_ascii_lowercase).as_deref() {
@@ -131,16 +128,15 @@ fn single<'a>(values: &[&'a str], name: &'static str) -> Result<Option<&'a str>,
     }
 }
 
-/// `http(s)://AUTHORITY...` -> (AUTHORITY, the rest). Only the authority is checked here;
-/// the whole URL goes through the sign-in redirect checks before it is ever used.
-fn split_url(url: &str) -> Option<(&str, &str)> {
+/// `http(s)://AUTHORITY...` -> AUTHORITY. Only the authority is checked here; the whole URL
+/// goes through the sign-in redirect checks before it is ever used.
+fn authority_of(url: &str) -> Option<&str> {
     let (scheme, rest) = url.split_once("://")?;
     if !(scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")) {
         return None;
     }
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(end);
-    is_authority(authority).then_some((authority, path))
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    is_authority(authority).then_some(authority)
 }
 
 /// `host` or `host:port` (IPv6 in brackets), nothing else: no userinfo, no list, no path.
@@ -173,8 +169,11 @@ fn is_authority(s: &str) -> bool {
     host_ok && port_ok
 }
 
+/// What rules match: lowercase, no port, and no DNS root dot (`app.example.com.` is the same
+/// name, and proxies may choose a site by either spelling).
 fn host_of(authority: &str) -> String {
-    strip_port(authority).to_ascii_lowercase()
+    let host = strip_port(authority);
+    host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase()
 }
 
 fn strip_port(host: &str) -> &str {
@@ -401,6 +400,10 @@ mod tests {
         assert_eq!(
             judge(&[], &["wiki.example.com"], &["HTTP"], &[]),
             known("http://wiki.example.com/", "wiki.example.com")
+        );
+        assert_eq!(
+            judge(&[], &["wiki.example.com.:8443"], &[], &[]),
+            known("https://wiki.example.com.:8443/", "wiki.example.com")
         );
         assert_eq!(
             judge(&[], &["[::1]:8080"], &["http"], &["/"]),
