@@ -1,6 +1,7 @@
 //! A real nginx (the Debian package) in front of a tiny upstream app, configured with the
 //! block from docs/nginx.md: signed-out visitors are sent to sign in, signed-in ones reach
-//! the app as themselves, a Remote-User the client sends never gets through, logout works.
+//! the app as themselves, a Remote-User the client sends never gets through, access rules
+//! hold whatever the request line or the client's forwarding headers say, logout works.
 
 mod common;
 
@@ -9,7 +10,8 @@ use std::path::Path;
 use common::net::*;
 use common::{encode, field_value, PASSWORD};
 
-/// The nginx configuration block of docs/nginx.md, moved onto loopback without TLS.
+/// The nginx configuration block of docs/nginx.md, moved onto loopback without TLS, plus a
+/// second protected app, `admin.gh.test`: the docs' app block under another name.
 fn documented_config(nginx_port: u16, gatehouse_port: u16, app_port: u16) -> String {
     let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/nginx.md"))
         .unwrap();
@@ -18,7 +20,7 @@ fn documented_config(nginx_port: u16, gatehouse_port: u16, app_port: u16) -> Str
         .expect("docs/nginx.md has an nginx block")
         + 9;
     let end = start + doc[start..].find("```").unwrap();
-    doc[start..end]
+    let servers = doc[start..end]
         .lines()
         .filter(|l| !l.trim_start().starts_with("ssl_certificate"))
         .map(|l| {
@@ -31,10 +33,31 @@ fn documented_config(nginx_port: u16, gatehouse_port: u16, app_port: u16) -> Str
             l.replace("login.example.com", "login.gh.test")
                 .replace("app.example.com", "app.gh.test")
         })
+        // The block's own name as the browser sees it: on this port, not 443.
+        .map(|l| {
+            if l.trim_start()
+                .starts_with("proxy_set_header X-Forwarded-Host ")
+            {
+                l.replace(".gh.test;", &format!(".gh.test:{nginx_port};"))
+            } else {
+                l
+            }
+        })
         .map(|l| l.replace("127.0.0.1:8000", &format!("127.0.0.1:{gatehouse_port}")))
         .map(|l| l.replace("127.0.0.1:3000", &format!("127.0.0.1:{app_port}")))
         .collect::<Vec<_>>()
-        .join("\n")
+        .join("\n");
+    let app_block = &servers[servers
+        .find("server_name app.gh.test;")
+        .and_then(|i| servers[..i].rfind("server {"))
+        .expect("the docs' app block")..];
+    assert_eq!(
+        app_block.matches("server {").count(),
+        1,
+        "the app block is the last one in docs/nginx.md"
+    );
+    let admin_block = app_block.replace("app.gh.test", "admin.gh.test");
+    format!("{servers}\n{admin_block}")
 }
 
 backend_tests! {
@@ -51,10 +74,17 @@ backend_tests! {
                 ("ROCKET_PUBLIC_ORIGIN", login_origin.clone()),
                 ("ROCKET_COOKIE_DOMAIN", "gh.test".into()),
                 ("ROCKET_TRUSTED_PROXIES", "[\"127.0.0.1\"]".into()),
+                // nina may use the app, only root the admin app.
+                (
+                    "ROCKET_ACCESS_RULES",
+                    "[{host=\"app.gh.test\",users=[\"nina\"]},{host=\"admin.gh.test\",users=[\"root\"]}]"
+                        .into(),
+                ),
             ],
         );
         let _nginx = start_nginx(dir.path(), &documented_config(np, gp, up), np);
         let app_host = format!("app.gh.test:{np}");
+        let admin_host = format!("admin.gh.test:{np}");
         let login_host = format!("login.gh.test:{np}");
 
         // 1. Not signed in: redirected to sign in, and the app never sees the request, even one
@@ -211,6 +241,97 @@ backend_tests! {
             None,
         );
         assert!(!r.body.to_ascii_lowercase().contains("spoofed"), "{}", r.body);
+        // 3b. Access rules: nina may not use the admin app, however she asks.
+        let cookie = jar.header();
+        let tries: Vec<(String, Vec<(&str, String)>)> = vec![
+            // Plainly.
+            ("/secret".into(), vec![("Host", admin_host.clone())]),
+            // Issue #11: nginx picks the admin block from the absolute URL in the request
+            // line, while the Host header names the app she may use.
+            (
+                format!("http://admin.gh.test:{np}/secret"),
+                vec![("Host", app_host.clone())],
+            ),
+            // Her own forwarding headers, naming the app.
+            (
+                "/secret".into(),
+                vec![
+                    ("Host", admin_host.clone()),
+                    ("X-Original-URL", format!("http://app.gh.test:{np}/")),
+                ],
+            ),
+            (
+                "/secret".into(),
+                vec![
+                    ("Host", admin_host.clone()),
+                    ("X-Forwarded-Host", app_host.clone()),
+                    ("X-Forwarded-Proto", "http".into()),
+                    ("X-Forwarded-Uri", "/".into()),
+                ],
+            ),
+            (
+                format!("http://admin.gh.test:{np}/secret"),
+                vec![
+                    ("Host", app_host.clone()),
+                    ("X-Original-URL", format!("http://app.gh.test:{np}/")),
+                    ("X-Forwarded-Host", app_host.clone()),
+                ],
+            ),
+        ];
+        for (target, headers) in &tries {
+            let host = &headers[0].1;
+            let mut all: Vec<(&str, &str)> = vec![("Cookie", &cookie)];
+            all.extend(headers[1..].iter().map(|(k, v)| (*k, v.as_str())));
+            let r = http(np, "GET", host, target, &all, None);
+            assert_eq!(r.status, 403, "{target} {headers:?}: {}", r.body);
+            assert!(
+                !r.body.contains("UPSTREAM"),
+                "the admin app saw nina: {target} {headers:?}: {}",
+                r.body
+            );
+        }
+        // The same tricks in reverse still land her in the app she may use, as herself.
+        let r = http(
+            np,
+            "GET",
+            &admin_host,
+            &format!("http://app.gh.test:{np}/page"),
+            &[
+                ("Cookie", &cookie),
+                ("X-Original-URL", &format!("http://admin.gh.test:{np}/")),
+            ],
+            None,
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(r.body.starts_with("UPSTREAM"));
+        assert!(r.body.to_ascii_lowercase().contains("remote-user: nina\r\n"));
+        // Asking gatehouse directly through its own block proves nothing either: nginx clears
+        // the client's forwarding headers there, so no host is known and the rules deny.
+        let r = http(
+            np,
+            "GET",
+            &login_host,
+            "/auth/verify",
+            &[
+                ("Cookie", &cookie),
+                ("X-Original-URL", &format!("http://app.gh.test:{np}/")),
+            ],
+            None,
+        );
+        assert_eq!(r.status, 403);
+        let r = http(
+            np,
+            "GET",
+            &login_host,
+            "/auth/verify",
+            &[
+                ("Cookie", &cookie),
+                ("X-Forwarded-Host", &app_host),
+            ],
+            None,
+        );
+        assert_eq!(r.status, 403);
+
         // The verify endpoint itself is internal to nginx.
         let r = http(
             np,

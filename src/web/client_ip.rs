@@ -54,22 +54,35 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// The socket peer (unspecified when there is none, as in Rocket's local test client).
+fn peer(req: &Request<'_>) -> IpAddr {
+    req.remote()
+        .map(|a| canonical(a.ip()))
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+}
+
+fn trusted_proxies<'r>(req: &'r Request<'_>) -> &'r [IpNet] {
+    req.rocket()
+        .state::<crate::App>()
+        .map(|a| a.settings.trusted_proxies.as_slice())
+        .unwrap_or(&[])
+}
+
+/// Whether the request came straight from one of `trusted_proxies`: the one rule for every
+/// header a proxy sets (`X-Forwarded-For` here, the forward-auth headers in
+/// `routes::forward_auth`). From anyone else those headers are the client's own words.
+pub fn from_trusted_proxy(req: &Request<'_>) -> bool {
+    let peer = peer(req);
+    trusted_proxies(req).iter().any(|net| net.contains(&peer))
+}
+
 #[rocket::async_trait]
 impl<'r> FromRequest<'r> for ClientIp {
     type Error = Infallible;
 
     async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Infallible> {
-        let peer = req
-            .remote()
-            .map(|a| canonical(a.ip()))
-            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        let trusted = req
-            .rocket()
-            .state::<crate::App>()
-            .map(|a| a.settings.trusted_proxies.as_slice())
-            .unwrap_or(&[]);
         let xff: Vec<&str> = req.headers().get("X-Forwarded-For").collect();
-        request::Outcome::Success(ClientIp(resolve(peer, &xff, trusted)))
+        request::Outcome::Success(ClientIp(resolve(peer(req), &xff, trusted_proxies(req))))
     }
 }
 

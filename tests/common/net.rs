@@ -1,5 +1,5 @@
-//! Real processes and real sockets for the tests that need them (nginx, several gatehouse
-//! processes): a tiny HTTP/1.1 client, a cookie jar, process reapers.
+//! Real processes and real sockets for the tests that need them (nginx, Caddy, several
+//! gatehouse processes): a tiny HTTP/1.1 client, a cookie jar, process reapers.
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -16,6 +16,15 @@ pub fn nginx_binary() -> PathBuf {
         }
     }
     panic!("nginx is not installed. Run `bash .ci/run` (as root), or: apt-get install -y nginx");
+}
+
+pub fn caddy_binary() -> PathBuf {
+    for p in ["/usr/bin/caddy", "/usr/local/bin/caddy"] {
+        if Path::new(p).exists() {
+            return p.into();
+        }
+    }
+    panic!("caddy is not installed. Run `bash .ci/run` (as root), or: apt-get install -y caddy");
 }
 
 /// A port the kernel had free a moment ago, never one this test binary handed out before:
@@ -225,6 +234,40 @@ pub fn start_nginx(dir: &Path, servers: &str, port: u16) -> Reaper {
             panic!("nginx exited ({status}):\n{err}");
         }
         assert!(Instant::now() < deadline, "nginx did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
+}
+
+/// Runs Caddy in the foreground with `caddyfile`, which must listen on `port`. Its home, config
+/// and data directories are private to the test, so it neither reads nor writes the machine's.
+pub fn start_caddy(dir: &Path, caddyfile: &str, port: u16) -> Reaper {
+    let home = dir.join("caddy");
+    std::fs::create_dir_all(&home).unwrap();
+    let file = home.join("Caddyfile");
+    std::fs::write(&file, caddyfile).unwrap();
+    // A file, not a pipe: nobody reads Caddy's log while it runs, and a full pipe would stall it.
+    let log = home.join("caddy.log");
+    let child = Command::new(caddy_binary())
+        .args(["run", "--adapter", "caddyfile", "--config"])
+        .arg(&file)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", &home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut child = Reaper(child);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(status)) = child.0.try_wait() {
+            let err = std::fs::read_to_string(&log).unwrap_or_default();
+            panic!("caddy exited ({status}):\n{err}");
+        }
+        assert!(Instant::now() < deadline, "caddy did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
     child
