@@ -55,6 +55,36 @@ backend_tests! {
     }
 
     #[test]
+    fn a_repeated_token_field_is_refused_whichever_copy_is_good() {
+        // A server that took the first, the last or any valid copy could be fed a second
+        // token by whoever controls part of the form (an injected field, a proxy).
+        let t = start();
+        t.signed_up("rhea");
+        t.logout();
+        let forged = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        let creds = [("username", "rhea"), ("password", PASSWORD)];
+        let mine = t.csrf("/login");
+        let also_mine = t.csrf("/login");
+        for (a, b) in [(&mine[..], forged), (forged, &mine[..]), (&mine[..], &also_mine[..])] {
+            let mut f = creds.to_vec();
+            f.push(("csrf_token", a));
+            f.push(("csrf_token", b));
+            assert_eq!(post(&t, "/login", &f, &[]), Status::Forbidden);
+            assert!(t.session_cookie().is_none(), "signed in with a repeated token");
+        }
+        // A session-bound form too: sign-out with two tokens leaves the session alone.
+        let mut f = creds.to_vec();
+        f.push(("csrf_token", &mine));
+        assert_eq!(post(&t, "/login", &f, &[]), Status::SeeOther);
+        let token = t.csrf("/dashboard");
+        for (a, b) in [(&token[..], forged), (forged, &token[..]), (&token[..], &token[..])] {
+            let status = post(&t, "/logout", &[("csrf_token", a), ("csrf_token", b)], &[]);
+            assert_eq!(status, Status::Forbidden);
+            assert_eq!(t.get("/dashboard").status(), Status::Ok, "signed out by a repeated token");
+        }
+    }
+
+    #[test]
     fn without_the_pre_session_cookie_sign_in_is_refused() {
         let t = start();
         let token = t.csrf("/login");

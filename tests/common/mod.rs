@@ -18,6 +18,8 @@ pub const ORIGIN: &str = "http://127.0.0.1:8000";
 
 pub struct TestApp {
     pub client: Client,
+    /// What the header check (see [`HeaderAudit`]) found wrong on this instance's responses.
+    pub headers: HeaderAudit,
     /// The browser most tests act as: its cookies, kept by the harness (the client itself is
     /// untracked, so several browsers can share one instance without sharing cookies).
     pub browser: Browser,
@@ -28,6 +30,9 @@ pub struct TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        if !std::thread::panicking() {
+            self.headers.assert_clean();
+        }
         // The last instance on this data takes its PostgreSQL schema with it.
         if Arc::strong_count(&self.dir) == 1 {
             drop_schema(self.dir.path());
@@ -159,7 +164,8 @@ pub fn start_in(
 ) -> TestApp {
     let figment = configure(figment(dir.path()));
     let rocket = gatehouse::rocket_with_clock(figment, clock.clone()).expect("gatehouse starts");
-    let client = Client::untracked(rocket).expect("valid rocket");
+    let headers = HeaderAudit::default();
+    let client = Client::untracked(headers.watch(rocket)).expect("valid rocket");
     let running = client.rocket().state::<App>().unwrap().db.backend().name();
     let wanted = match backend() {
         TestBackend::Sqlite => "sqlite",
@@ -171,6 +177,7 @@ pub fn start_in(
     clock.advance(1);
     TestApp {
         client,
+        headers,
         browser: Browser::default(),
         clock,
         dir,
@@ -198,8 +205,10 @@ impl TestApp {
     pub fn another_instance(&self) -> TestApp {
         let rocket = gatehouse::rocket_with_clock(figment(self.dir.path()), self.clock.clone())
             .expect("second instance starts");
+        let headers = HeaderAudit::default();
         TestApp {
-            client: Client::untracked(rocket).expect("valid rocket"),
+            client: Client::untracked(headers.watch(rocket)).expect("valid rocket"),
+            headers,
             browser: Browser::default(),
             clock: self.clock.clone(),
             dir: self.dir.clone(),
@@ -454,4 +463,129 @@ impl Browser {
     pub fn session(&self) -> Option<String> {
         self.cookie("session")
     }
+}
+
+/// The exact security headers (SECURITY-BAR HD-1, HD-2) checked on every response any test
+/// sees, by a response fairing attached after all of gatehouse's own: a test that happens to
+/// hit an error page, a redirect or a JSON endpoint checks its headers too. Anything wrong is
+/// collected and fails the test when its instance is dropped.
+#[derive(Clone, Default)]
+pub struct HeaderAudit(Arc<std::sync::Mutex<Vec<String>>>);
+
+/// Written out here, not taken from the code under test: a weakened policy must not pass.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+    font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+    frame-ancestors 'none'; form-action 'self'";
+const PERMISSIONS: &str = "camera=(), microphone=(), geolocation=(), payment=(), usb=()";
+const HSTS: &str = "max-age=31536000; includeSubDomains";
+
+/// Headers a response may carry beyond the security set: anything else (a `Server` banner,
+/// CORS, a framework's own) is a finding.
+const OTHER_HEADERS: &[&str] = &[
+    "content-type",
+    "set-cookie",
+    "location",
+    "retry-after",
+    "allow",
+    "etag",
+    "remote-user",
+    "remote-name",
+    "remote-email",
+    "remote-groups",
+];
+
+impl HeaderAudit {
+    pub fn watch(&self, rocket: rocket::Rocket<rocket::Build>) -> rocket::Rocket<rocket::Build> {
+        let audit = self.clone();
+        rocket.attach(rocket::fairing::AdHoc::on_response(
+            "test: security headers",
+            move |req, res| {
+                let audit = audit.clone();
+                Box::pin(async move {
+                    let problems = audit_headers(req, res);
+                    if !problems.is_empty() {
+                        let mut found = audit.0.lock().unwrap_or_else(|e| e.into_inner());
+                        found.push(format!(
+                            "{} {}: {}",
+                            req.method(),
+                            req.uri().path(),
+                            problems.join("; ")
+                        ));
+                    }
+                })
+            },
+        ))
+    }
+
+    pub fn findings(&self) -> Vec<String> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn assert_clean(&self) {
+        let found = self.findings();
+        assert!(
+            found.is_empty(),
+            "responses with wrong security headers:\n{}",
+            found.join("\n")
+        );
+    }
+}
+
+fn audit_headers(req: &rocket::Request<'_>, res: &rocket::Response<'_>) -> Vec<String> {
+    let settings = &req.rocket().state::<App>().expect("the app").settings;
+    let csp = match &settings.cookie_domain {
+        // Sign-in may post on to sibling hosts' URLs after a redirect.
+        Some(d) => {
+            let scheme = if settings.secure_cookies {
+                "https"
+            } else {
+                "http"
+            };
+            format!("{CSP} {scheme}://{d} {scheme}://*.{d}")
+        }
+        None => CSP.to_string(),
+    };
+    let path = req.uri().path().as_str();
+    // Only assets and public metadata that exist may be cached; an error never is.
+    let found = matches!(res.status().code, 200 | 304);
+    let cache = if found && path.starts_with("/static/") {
+        &["public, max-age=31536000, immutable", "public, max-age=300"][..]
+    } else if found && path.starts_with("/.well-known/") {
+        &["public, max-age=300"][..]
+    } else {
+        &["no-store"][..]
+    };
+    let mut expected: Vec<(&str, Vec<String>)> = vec![
+        ("content-security-policy", vec![csp]),
+        ("x-frame-options", vec!["DENY".into()]),
+        ("x-content-type-options", vec!["nosniff".into()]),
+        ("referrer-policy", vec!["same-origin".into()]),
+        ("cross-origin-opener-policy", vec!["same-origin".into()]),
+        ("cross-origin-resource-policy", vec!["same-origin".into()]),
+        ("permissions-policy", vec![PERMISSIONS.into()]),
+        (
+            "cache-control",
+            cache.iter().map(|s| s.to_string()).collect(),
+        ),
+    ];
+    if settings.secure_cookies {
+        expected.push(("strict-transport-security", vec![HSTS.into()]));
+    }
+    let mut problems = Vec::new();
+    for (name, allowed) in &expected {
+        let values: Vec<&str> = res.headers().get(name).collect();
+        match values.as_slice() {
+            [one] if allowed.iter().any(|a| a == one) => {}
+            _ => problems.push(format!("{name} is {values:?}, expected one of {allowed:?}")),
+        }
+    }
+    for h in res.headers().iter() {
+        let name = h.name().as_str().to_ascii_lowercase();
+        let known =
+            expected.iter().any(|(n, _)| *n == name) || OTHER_HEADERS.contains(&name.as_str());
+        if !known {
+            problems.push(format!("unexpected header {name}: {}", h.value()));
+        }
+    }
+    problems
 }
