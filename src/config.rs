@@ -58,6 +58,7 @@ struct Raw {
     template_dir: PathBuf,
     cookie_domain: Option<String>,
     access_rules: Vec<AccessRule>,
+    audit_retention: u64,
 }
 
 /// One forward-auth rule: who may reach hosts matching `host` (`app.example.com` or
@@ -113,9 +114,13 @@ impl Default for Raw {
             template_dir: "templates".into(),
             cookie_domain: None,
             access_rules: Vec::new(),
+            audit_retention: DEFAULT_AUDIT_RETENTION,
         }
     }
 }
+
+/// 400 days: a year of history plus a month to notice and investigate.
+const DEFAULT_AUDIT_RETENTION: u64 = 400 * 86400;
 
 /// The validated, effective settings. Cheap to share (`Arc<Settings>` lives in managed state).
 #[derive(Debug, Clone)]
@@ -148,6 +153,8 @@ pub struct Settings {
     /// `__Host-` cookie.
     pub cookie_domain: Option<String>,
     pub access_rules: Vec<AccessRule>,
+    /// Audit events older than this are deleted by upkeep.
+    pub audit_retention: i64,
 }
 
 /// Leeway for clock skew between instances on `nbf`/`iat` (SECURITY-BAR JW-4: at most 30 s).
@@ -294,6 +301,16 @@ impl Settings {
                 format!("{} is outside 0..=19", raw.bcrypt_nice),
             ));
         }
+        // At least a day, so an investigation never finds yesterday's trail already gone.
+        if !(86400..=315_360_000).contains(&raw.audit_retention) {
+            return Err(ConfigError::new(
+                "audit_retention",
+                format!(
+                    "{} must be between 86400 (a day) and 315360000 seconds",
+                    raw.audit_retention
+                ),
+            ));
+        }
         let trusted_proxies = raw
             .trusted_proxies
             .iter()
@@ -327,6 +344,7 @@ impl Settings {
             template_dir: raw.template_dir,
             cookie_domain,
             access_rules,
+            audit_retention: raw.audit_retention as i64,
         })
     }
 
@@ -467,11 +485,12 @@ impl fmt::Display for Settings {
         writeln!(f, "bcrypt_max_queue            = {}", self.bcrypt_max_queue)?;
         writeln!(f, "bcrypt_nice                 = {}", self.bcrypt_nice)?;
         writeln!(f, "db_pool_size                = {}", self.db_pool_size)?;
-        write!(
+        writeln!(
             f,
             "db_connect_timeout          = {}",
             self.db_connect_timeout
-        )
+        )?;
+        write!(f, "audit_retention             = {}", self.audit_retention)
     }
 }
 

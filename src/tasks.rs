@@ -1,5 +1,7 @@
-//! Background upkeep: expired sessions and deny-list entries are pruned, so nothing grows
-//! without bound. Runs on every instance; the deletes are idempotent.
+//! Background upkeep: expired sessions, deny-list entries, old failure counts and audit
+//! events past `audit_retention` are pruned, so nothing grows without bound; refusals counted
+//! in memory are written to their audit rows. Runs on every instance; the deletes are
+//! idempotent.
 
 use std::time::Duration;
 
@@ -19,6 +21,10 @@ pub struct Pruned {
     pub deny_list_left: usize,
     /// Old failure counts and lifted bans.
     pub throttle_rows: usize,
+    /// Audit events older than `audit_retention`.
+    pub audit_rows: usize,
+    /// Refusals added to their audit rows.
+    pub refusals: crate::audit::Flushed,
 }
 
 /// One pass of upkeep.
@@ -40,10 +46,16 @@ pub async fn prune(app: &App) -> Result<Pruned, AppError> {
             })?)
         })
         .await?;
+    // Its own step after the main transaction: a failure here (a full disk) keeps the counts
+    // in memory for the next pass and must not undo the pruning above.
+    let refusals = crate::audit::flush_refusals(app).await?;
+    let audit_rows = crate::audit::prune(app, now).await?;
     Ok(Pruned {
         sessions,
         deny_list_left,
         throttle_rows,
+        audit_rows,
+        refusals,
     })
 }
 
@@ -117,11 +129,23 @@ pub fn fairing() -> AdHoc {
                 tokio::pin!(shutdown);
                 loop {
                     tokio::select! {
-                        _ = &mut shutdown => break,
+                        _ = &mut shutdown => {
+                            // Refusals counted since the last pass would be lost with the process.
+                            if let Err(e) = crate::audit::flush_refusals(&app).await {
+                                log::warn!("refusal counts not written at shutdown: {e}");
+                            }
+                            break;
+                        }
                         _ = tick.tick() => {
                             match prune(&app).await {
-                                Ok(p) if p.sessions > 0 => log::info!("pruned {} ended sessions", p.sessions),
-                                Ok(_) => {}
+                                Ok(p) => {
+                                    if p.sessions > 0 {
+                                        log::info!("pruned {} ended sessions", p.sessions);
+                                    }
+                                    if p.audit_rows > 0 {
+                                        log::info!("pruned {} audit events past audit_retention", p.audit_rows);
+                                    }
+                                }
                                 Err(e) => log::warn!("upkeep failed, will retry: {e}"),
                             }
                         }
