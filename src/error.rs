@@ -178,7 +178,10 @@ mod tests {
     fn full_and_read_only_databases_are_503_with_retry_after() {
         for (kind, message) in [
             (DatabaseErrorKind::Unknown, "database or disk is full"),
-            (DatabaseErrorKind::Unknown, "attempt to write a readonly database"),
+            (
+                DatabaseErrorKind::Unknown,
+                "attempt to write a readonly database",
+            ),
             (DatabaseErrorKind::Unknown, "disk I/O error"),
             (
                 DatabaseErrorKind::Unknown,
@@ -207,7 +210,10 @@ mod tests {
         let e = db_error(DatabaseErrorKind::Unknown, "no such table: users");
         assert_eq!(e.status(), Status::InternalServerError);
         assert_eq!(e.retry_after(), None);
-        let e = db_error(DatabaseErrorKind::UniqueViolation, "UNIQUE constraint failed");
+        let e = db_error(
+            DatabaseErrorKind::UniqueViolation,
+            "UNIQUE constraint failed",
+        );
         assert_eq!(e.status(), Status::InternalServerError);
     }
 }

@@ -539,6 +539,16 @@ pub fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     result
 }
 
+/// A warning that must not be lost: files are checked while the server starts, before
+/// Rocket has installed its logger (and the CLI has none), when `log` would drop it.
+fn warn_now(message: &str) {
+    if log::max_level() == log::LevelFilter::Off {
+        eprintln!("gatehouse: warning: {message}");
+    } else {
+        log::warn!("{message}");
+    }
+}
+
 /// Takes group and other permissions off a secret file that has them (an install made before
 /// files were created private, or a careless copy), and logs that it did. A file that is not
 /// there is fine; one that cannot be changed (another owner) is logged and left alone.
@@ -554,18 +564,20 @@ pub fn make_private(path: &Path) -> std::io::Result<()> {
         let mode = meta.permissions().mode() & 0o7777;
         if mode & 0o077 != 0 {
             let private = mode & 0o700;
-            match fs::set_permissions(path, fs::Permissions::from_mode(private)) {
-                Ok(()) => log::warn!(
-                    "{} was readable by other users (mode {mode:o}); it is now {private:o}",
-                    path.display()
-                ),
-                Err(e) => log::warn!(
-                    "{} is readable by other users (mode {mode:o}) and cannot be made private \
+            warn_now(
+                &match fs::set_permissions(path, fs::Permissions::from_mode(private)) {
+                    Ok(()) => format!(
+                        "{} was readable by other users (mode {mode:o}); it is now {private:o}",
+                        path.display()
+                    ),
+                    Err(e) => format!(
+                        "{} is readable by other users (mode {mode:o}) and cannot be made private \
                      ({e}); run: chmod 600 {}",
-                    path.display(),
-                    path.display()
-                ),
-            }
+                        path.display(),
+                        path.display()
+                    ),
+                },
+            );
         }
     }
     #[cfg(not(unix))]
