@@ -294,20 +294,23 @@ impl Refusals {
     /// refusal after that belongs to a later ban and gets a row of its own.
     fn note(&self, key: RefusalKey, username: Option<&str>, now: i64, ban_time: i64) -> Noted {
         let mut t = self.lock();
-        let key = if t.open.contains_key(&key) || t.all.len() < self.cap {
-            key
-        } else {
-            key.folded()
-        };
-        if let Some(&id) = t.open.get(&key) {
-            if let Some(tally) = t.all.get_mut(&id) {
-                if now < tally.first_at + ban_time {
-                    tally.pending += 1;
-                    tally.last_at = tally.last_at.max(now);
-                    return Noted::Counted;
+        let mut key = key;
+        loop {
+            if let Some(&id) = t.open.get(&key) {
+                if let Some(tally) = t.all.get_mut(&id) {
+                    if now < tally.first_at + ban_time {
+                        tally.pending += 1;
+                        tally.last_at = tally.last_at.max(now);
+                        return Noted::Counted;
+                    }
                 }
+                // That ban is over: its tally stays until upkeep has written it.
+                t.open.remove(&key);
             }
-            t.open.remove(&key);
+            if t.all.len() < self.cap || key.is_folded() {
+                break;
+            }
+            key = key.folded();
         }
         let id = t.next;
         t.next += 1;
@@ -596,5 +599,80 @@ pub fn describe(event: &str, reason: &str) -> &'static str {
         ("account_deleted", _) => "event-account-deleted",
         ("bans_cleared", _) => "event-bans-cleared",
         _ => "event-other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(ip: &str) -> RefusalKey {
+        RefusalKey {
+            event: Event::LoginThrottled,
+            reason: "address banned",
+            user_id: None,
+            client_ip: ip.to_string(),
+        }
+    }
+
+    #[test]
+    fn tallies_are_bounded_whatever_the_number_of_addresses() {
+        let r = Refusals::new(100);
+        for i in 0..10_000 {
+            let ip = format!("2001:db8::{i:x}");
+            for _ in 0..3 {
+                if let Noted::First { tally, .. } = r.note(key(&ip), None, 1000, 300) {
+                    r.stored(tally, Some(i64::from(i)));
+                }
+            }
+        }
+        // 100 addresses counted apart, the rest together under one folded tally.
+        assert_eq!(r.len(), 101);
+        let pending = r.take(1000, 300);
+        let folded: Vec<_> = pending
+            .iter()
+            .filter(|p| p.event.client_ip == MANY_ADDRESSES)
+            .collect();
+        assert_eq!(folded.len(), 1);
+        // 9,900 addresses: the first refusal of all of them made the folded row, the rest
+        // are counted in it.
+        assert_eq!(folded[0].count, 9_900 * 3 - 1);
+        // Once the ban is over and everything is written, memory is given back.
+        for p in &pending {
+            r.finish(p, Ok(None));
+        }
+        assert!(r.take(1300, 300).is_empty());
+        assert!(r.is_empty());
+    }
+
+    #[test]
+    fn a_failed_write_keeps_the_count_for_the_next_pass() {
+        let r = Refusals::new(10);
+        let Noted::First { tally, .. } = r.note(key("192.0.2.1"), None, 10, 300) else {
+            panic!("first");
+        };
+        r.stored(tally, None);
+        assert!(matches!(
+            r.note(key("192.0.2.1"), None, 11, 300),
+            Noted::Counted
+        ));
+        let p = r.take(12, 300);
+        assert_eq!((p.len(), p[0].row, p[0].count), (1, None, 2));
+        // While a write is in flight, nothing else writes the same row.
+        assert!(matches!(
+            r.note(key("192.0.2.1"), None, 12, 300),
+            Noted::Counted
+        ));
+        assert!(r.take(12, 300).is_empty());
+        r.finish(&p[0], Err(()));
+        let again = r.take(13, 300);
+        assert_eq!((again[0].row, again[0].count), (None, 3));
+        r.finish(&again[0], Ok(Some(42)));
+        assert!(matches!(
+            r.note(key("192.0.2.1"), None, 14, 300),
+            Noted::Counted
+        ));
+        let next = r.take(14, 300);
+        assert_eq!((next[0].row, next[0].count), (Some(42), 1));
     }
 }
