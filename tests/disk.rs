@@ -64,9 +64,13 @@ backend_tests! {
 
         set_read_only(&t, true);
         t.clock.advance(WRITE_PROBE_EVERY);
-        let (status, body) = healthz(&t);
-        assert_eq!(status, Status::ServiceUnavailable);
-        assert_eq!(body["status"], "unavailable");
+        assert_eq!(
+            healthz(&t),
+            (
+                Status::ServiceUnavailable,
+                serde_json::json!({"status": "unavailable", "database": "not writable"})
+            )
+        );
 
         // Sign-in reads fine, then cannot write: 503 with Retry-After, in the site's layout,
         // no session cookie, no session row.

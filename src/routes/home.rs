@@ -32,10 +32,7 @@ async fn healthz(app: &State<App>) -> (Status, Value) {
             Status::ServiceUnavailable,
             json!({"status": "unavailable", "database": "not writable"}),
         ),
-        Health::Unreachable => (
-            Status::ServiceUnavailable,
-            json!({"status": "unavailable", "database": "unreachable"}),
-        ),
+        Health::Unreachable => (Status::ServiceUnavailable, json!({"status": "unavailable"})),
     }
 }
 
