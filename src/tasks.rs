@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use rocket::fairing::AdHoc;
-use rocket::tokio;
+use rocket::fairing::{AdHoc, Fairing, Info, Kind};
+use rocket::{tokio, Orbit, Rocket};
 
 use crate::auth::throttle;
 use crate::db::{sessions, write_tx};
@@ -77,9 +77,42 @@ pub fn refresh_keys(app: &App) -> Vec<String> {
     retired
 }
 
-/// Starts upkeep at lift-off and warms the dummy hash that unknown users are checked
-/// against, so the first failed sign-in is not slower than the rest (LG-2).
-pub fn fairing() -> AdHoc {
+/// Starts upkeep at lift-off (see [`liftoff`]) and, at shutdown, writes the refusals counted
+/// since the last pass; Rocket awaits that before the process exits.
+pub fn fairing() -> Upkeep {
+    Upkeep
+}
+
+pub struct Upkeep;
+
+#[rocket::async_trait]
+impl Fairing for Upkeep {
+    fn info(&self) -> Info {
+        Info {
+            name: "background upkeep",
+            kind: Kind::Liftoff | Kind::Shutdown,
+        }
+    }
+
+    async fn on_liftoff(&self, rocket: &Rocket<Orbit>) {
+        liftoff().on_liftoff(rocket).await
+    }
+
+    async fn on_shutdown(&self, rocket: &Rocket<Orbit>) {
+        let Some(app) = rocket.state::<App>() else {
+            return;
+        };
+        match crate::audit::flush_refusals(app).await {
+            Ok(f) if f.refusals > 0 => log::info!("wrote {} counted refusals", f.refusals),
+            Ok(_) => {}
+            Err(e) => log::warn!("refusal counts not written at shutdown: {e}"),
+        }
+    }
+}
+
+/// Starts upkeep and warms the dummy hash that unknown users are checked against, so the
+/// first failed sign-in is not slower than the rest (LG-2).
+fn liftoff() -> AdHoc {
     AdHoc::on_liftoff("background upkeep", |rocket| {
         Box::pin(async move {
             let shutdown = rocket.shutdown();
@@ -129,13 +162,7 @@ pub fn fairing() -> AdHoc {
                 tokio::pin!(shutdown);
                 loop {
                     tokio::select! {
-                        _ = &mut shutdown => {
-                            // Refusals counted since the last pass would be lost with the process.
-                            if let Err(e) = crate::audit::flush_refusals(&app).await {
-                                log::warn!("refusal counts not written at shutdown: {e}");
-                            }
-                            break;
-                        }
+                        _ = &mut shutdown => break,
                         _ = tick.tick() => {
                             match prune(&app).await {
                                 Ok(p) => {

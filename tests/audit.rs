@@ -4,11 +4,13 @@
 
 mod common;
 
+use common::net::*;
 use common::*;
 use diesel::prelude::*;
 use gatehouse::db::schema::audit_events;
 use rocket::http::{ContentType, Header, Status};
 use std::net::SocketAddr;
+use std::process::Command;
 
 fn login_from(t: &TestApp, ip: &str, user: &str, pw: &str) -> Status {
     let csrf = t.csrf("/login");
@@ -47,6 +49,33 @@ fn refusal_rows(t: &TestApp, reason: &str) -> Vec<(i64, Option<i64>, String)> {
 fn upkeep(t: &TestApp) -> gatehouse::tasks::Pruned {
     let rt = rocket::tokio::runtime::Runtime::new().unwrap();
     rt.block_on(gatehouse::tasks::prune(t.app())).unwrap()
+}
+
+/// A sign-in through a real socket: the form's CSRF token first, as a browser would.
+fn real_sign_in(port: u16, user: &str, pw: &str) -> u16 {
+    let host = format!("127.0.0.1:{port}");
+    let form = http(port, "GET", &host, "/login", &[], None);
+    let mut jar = Jar::default();
+    jar.take(&form);
+    let csrf = field_value(&form.body, "csrf_token").unwrap();
+    let origin = format!("http://{host}");
+    http(
+        port,
+        "POST",
+        &host,
+        "/login",
+        &[
+            ("Cookie", &jar.header()),
+            ("Origin", &origin),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        Some(&encode(&[
+            ("username", user),
+            ("password", pw),
+            ("csrf_token", &csrf),
+        ])),
+    )
+    .status
 }
 
 const FLOOD: i64 = 200;
@@ -134,6 +163,34 @@ backend_tests! {
             page.contains("Sign-in blocked after too many failures (12 attempts)"),
             "{page}"
         );
+    }
+
+    #[test]
+    fn counted_refusals_are_written_when_the_server_stops() {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let mut gh = start_gatehouse(dir.path(), port, &[
+            ("ROCKET_PUBLIC_ORIGIN", format!("http://127.0.0.1:{port}")),
+            ("ROCKET_LOGIN_IP_MAX_FAILURES", "2".into()),
+        ]);
+        for _ in 0..2 {
+            assert_eq!(real_sign_in(port, "nobody", "whatever whatever"), 401);
+        }
+        for _ in 0..10 {
+            assert_eq!(real_sign_in(port, "nobody", "whatever whatever"), 429);
+        }
+        let pid = gh.0.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        assert!(gh.0.wait().unwrap().success());
+        let db = gatehouse::db::Db::connect(&database_url(dir.path()), 1, 5).unwrap();
+        let counts: Vec<i64> = audit_events::table
+            .filter(audit_events::event.eq("login_throttled"))
+            .select(audit_events::count)
+            .load(&mut *db.get().unwrap())
+            .unwrap();
+        assert_eq!(counts, vec![10], "the nine counted in memory were not lost");
+        drop(db);
+        drop_schema(dir.path());
     }
 
     #[test]
