@@ -61,6 +61,7 @@ struct Raw {
     request_header_timeout: u64,
     request_body_timeout: u64,
     max_connections: u64,
+    audit_retention: u64,
 }
 
 /// One forward-auth rule: who may reach hosts matching `host` (`app.example.com` or
@@ -119,9 +120,13 @@ impl Default for Raw {
             request_header_timeout: 10,
             request_body_timeout: 10,
             max_connections: 1024,
+            audit_retention: DEFAULT_AUDIT_RETENTION,
         }
     }
 }
+
+/// 400 days: a year of history plus a month to notice and investigate.
+const DEFAULT_AUDIT_RETENTION: u64 = 400 * 86400;
 
 /// The validated, effective settings. Cheap to share (`Arc<Settings>` lives in managed state).
 #[derive(Debug, Clone)]
@@ -161,6 +166,8 @@ pub struct Settings {
     pub request_body_timeout: u64,
     /// Most connections served at once; see `web::connections`.
     pub max_connections: u64,
+    /// Audit events older than this are deleted by upkeep.
+    pub audit_retention: i64,
 }
 
 /// Leeway for clock skew between instances on `nbf`/`iat` (SECURITY-BAR JW-4: at most 30 s).
@@ -328,6 +335,16 @@ impl Settings {
                 format!("{} is outside 16..=1000000", raw.max_connections),
             ));
         }
+        // At least a day, so an investigation never finds yesterday's trail already gone.
+        if !(86400..=315_360_000).contains(&raw.audit_retention) {
+            return Err(ConfigError::new(
+                "audit_retention",
+                format!(
+                    "{} must be between 86400 (a day) and 315360000 seconds",
+                    raw.audit_retention
+                ),
+            ));
+        }
         let trusted_proxies = raw
             .trusted_proxies
             .iter()
@@ -364,6 +381,7 @@ impl Settings {
             request_header_timeout: request_header_timeout as u64,
             request_body_timeout: request_body_timeout as u64,
             max_connections: raw.max_connections,
+            audit_retention: raw.audit_retention as i64,
         })
     }
 
@@ -519,7 +537,8 @@ impl fmt::Display for Settings {
             "request_body_timeout        = {}",
             self.request_body_timeout
         )?;
-        write!(f, "max_connections             = {}", self.max_connections)
+        writeln!(f, "max_connections             = {}", self.max_connections)?;
+        write!(f, "audit_retention             = {}", self.audit_retention)
     }
 }
 

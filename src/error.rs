@@ -48,7 +48,7 @@ impl AppError {
             AppError::UnsupportedMediaType => Status::UnsupportedMediaType,
             AppError::TooManyRequests { .. } => Status::TooManyRequests,
             AppError::Busy { .. } | AppError::Unavailable => Status::ServiceUnavailable,
-            AppError::Database(e) if is_connection_error(e) => Status::ServiceUnavailable,
+            AppError::Database(e) if outage(e).is_some() => Status::ServiceUnavailable,
             AppError::Database(_) | AppError::Internal => Status::InternalServerError,
         }
     }
@@ -68,8 +68,8 @@ impl AppError {
             AppError::TooManyRequests { retry_after } | AppError::Busy { retry_after } => {
                 Some(*retry_after)
             }
-            AppError::Unavailable => Some(5),
-            AppError::Database(e) if is_connection_error(e) => Some(5),
+            AppError::Unavailable => Some(Outage::Connection.retry_after()),
+            AppError::Database(e) => outage(e).map(Outage::retry_after),
             _ => None,
         }
     }
@@ -89,23 +89,68 @@ impl AppError {
     }
 }
 
-/// The database is not there, or (SQLite) so busy that a writer waited out `busy_timeout`:
-/// either way a 503 to retry, not a 500.
-fn is_connection_error(e: &diesel::result::Error) -> bool {
+/// Why the database cannot serve a request right now. Either is a 503 with `Retry-After` (a
+/// load balancer sends the user to another instance, or the user retries), never a 500: the
+/// request was fine, and nothing was half-written (write transactions roll back).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outage {
+    /// The database is not there, or (SQLite) so busy that a writer waited out
+    /// `busy_timeout`.
+    Connection,
+    /// It answers but takes no writes: the disk is full, or the database (or its file
+    /// system) is read-only. This lasts until an operator acts, so clients wait longer.
+    Storage,
+}
+
+impl Outage {
+    pub fn retry_after(self) -> u64 {
+        match self {
+            Outage::Connection => 5,
+            Outage::Storage => 30,
+        }
+    }
+}
+
+/// The one place that decides which database errors are outages. SQLite reports a full disk
+/// as SQLITE_FULL ("database or disk is full"), a read-only file as SQLITE_READONLY ("attempt
+/// to write a readonly database") and a file system gone read-only under it as SQLITE_IOERR
+/// ("disk I/O error"). PostgreSQL's read-only transactions (SQLSTATE 25006) arrive as
+/// `ReadOnlyTransaction`; Diesel does not expose other SQLSTATEs, so disk_full (53100) is
+/// recognised by its message ("could not extend file ...: No space left on device"), which is
+/// English unless the server's `lc_messages` says otherwise.
+pub fn outage(e: &diesel::result::Error) -> Option<Outage> {
     use diesel::result::{DatabaseErrorKind, Error};
     match e {
         Error::DatabaseError(
             DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
             _,
-        ) => true,
+        ) => Some(Outage::Connection),
+        Error::DatabaseError(DatabaseErrorKind::ReadOnlyTransaction, _) => Some(Outage::Storage),
         Error::DatabaseError(_, info) => {
             let m = info.message();
-            m.contains("database is locked")
-                || m.contains("database table is locked")
-                || m.contains("terminating connection")
-                || m.contains("server closed the connection")
+            let any = |needles: &[&str]| needles.iter().any(|n| m.contains(n));
+            if any(&[
+                "database is locked",
+                "database table is locked",
+                "terminating connection",
+                "server closed the connection",
+            ]) {
+                Some(Outage::Connection)
+            } else if any(&[
+                "database or disk is full",
+                "attempt to write a readonly database",
+                "disk I/O error",
+                "unable to open database file",
+                "No space left on device",
+                "could not extend file",
+                "read-only transaction",
+            ]) {
+                Some(Outage::Storage)
+            } else {
+                None
+            }
         }
-        _ => false,
+        _ => None,
     }
 }
 
@@ -120,5 +165,58 @@ impl<'r> Responder<'r, 'static> for AppError {
             self.status(),
             &crate::web::errors::ErrorDetail::of(&self),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::result::{DatabaseErrorKind, Error};
+
+    fn db_error(kind: DatabaseErrorKind, message: &str) -> AppError {
+        AppError::Database(Error::DatabaseError(kind, Box::new(message.to_string())))
+    }
+
+    #[test]
+    fn full_and_read_only_databases_are_503_with_retry_after() {
+        for (kind, message) in [
+            (DatabaseErrorKind::Unknown, "database or disk is full"),
+            (
+                DatabaseErrorKind::Unknown,
+                "attempt to write a readonly database",
+            ),
+            (DatabaseErrorKind::Unknown, "disk I/O error"),
+            (
+                DatabaseErrorKind::Unknown,
+                "could not extend file \"base/16384/16385\": No space left on device",
+            ),
+            (
+                DatabaseErrorKind::Unknown,
+                "could not write to file \"pg_wal/xlogtemp.123\": No space left on device",
+            ),
+            (
+                DatabaseErrorKind::ReadOnlyTransaction,
+                "cannot execute INSERT in a read-only transaction",
+            ),
+        ] {
+            let e = db_error(kind, message);
+            assert_eq!(e.status(), Status::ServiceUnavailable, "{message}");
+            assert_eq!(e.retry_after(), Some(30), "{message}");
+        }
+        let locked = db_error(DatabaseErrorKind::Unknown, "database is locked");
+        assert_eq!(locked.status(), Status::ServiceUnavailable);
+        assert_eq!(locked.retry_after(), Some(5));
+    }
+
+    #[test]
+    fn other_database_errors_stay_500() {
+        let e = db_error(DatabaseErrorKind::Unknown, "no such table: users");
+        assert_eq!(e.status(), Status::InternalServerError);
+        assert_eq!(e.retry_after(), None);
+        let e = db_error(
+            DatabaseErrorKind::UniqueViolation,
+            "UNIQUE constraint failed",
+        );
+        assert_eq!(e.status(), Status::InternalServerError);
     }
 }

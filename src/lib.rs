@@ -61,6 +61,8 @@ pub struct Services {
     pub throttle: Throttle,
     pub profiles: Profiles,
     pub session_views: SessionViews,
+    /// Sign-in refusals counted between two upkeep passes (`audit.rs`).
+    pub refusals: audit::Refusals,
     pub dates: web::i18n::DateFormats,
     pub clock: Arc<dyn Clock>,
     pub assets: Assets,
@@ -80,6 +82,8 @@ impl Deref for App {
 const DENY_LIST_CAP: usize = 1_000_000;
 /// Most user profiles cached for forward-auth.
 const PROFILE_CACHE_CAP: usize = 100_000;
+/// Most (address, account) pairs whose refusals are counted apart; a few MB at most.
+const REFUSAL_TALLY_CAP: usize = 10_000;
 
 impl App {
     /// Opens the database (running migrations) and loads or makes the keys in `data_dir`.
@@ -120,6 +124,7 @@ impl App {
             throttle: Throttle::new(),
             profiles: Profiles::new(PROFILE_CACHE_CAP),
             session_views: SessionViews::new(PROFILE_CACHE_CAP),
+            refusals: audit::Refusals::new(REFUSAL_TALLY_CAP),
             dates: web::i18n::DateFormats::default(),
             clock,
             assets: Assets::new(),

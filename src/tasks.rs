@@ -1,10 +1,12 @@
-//! Background upkeep: expired sessions and deny-list entries are pruned, so nothing grows
-//! without bound. Runs on every instance; the deletes are idempotent.
+//! Background upkeep: expired sessions, deny-list entries, old failure counts and audit
+//! events past `audit_retention` are pruned, so nothing grows without bound; refusals counted
+//! in memory are written to their audit rows. Runs on every instance; the deletes are
+//! idempotent.
 
 use std::time::Duration;
 
-use rocket::fairing::AdHoc;
-use rocket::tokio;
+use rocket::fairing::{AdHoc, Fairing, Info, Kind};
+use rocket::{tokio, Orbit, Rocket};
 
 use crate::auth::throttle;
 use crate::db::{sessions, write_tx};
@@ -19,6 +21,10 @@ pub struct Pruned {
     pub deny_list_left: usize,
     /// Old failure counts and lifted bans.
     pub throttle_rows: usize,
+    /// Audit events older than `audit_retention`.
+    pub audit_rows: usize,
+    /// Refusals added to their audit rows.
+    pub refusals: crate::audit::Flushed,
 }
 
 /// One pass of upkeep.
@@ -40,10 +46,16 @@ pub async fn prune(app: &App) -> Result<Pruned, AppError> {
             })?)
         })
         .await?;
+    // Its own step after the main transaction: a failure here (a full disk) keeps the counts
+    // in memory for the next pass and must not undo the pruning above.
+    let refusals = crate::audit::flush_refusals(app).await?;
+    let audit_rows = crate::audit::prune(app, now).await?;
     Ok(Pruned {
         sessions,
         deny_list_left,
         throttle_rows,
+        audit_rows,
+        refusals,
     })
 }
 
@@ -65,9 +77,42 @@ pub fn refresh_keys(app: &App) -> Vec<String> {
     retired
 }
 
-/// Starts upkeep at lift-off and warms the dummy hash that unknown users are checked
-/// against, so the first failed sign-in is not slower than the rest (LG-2).
-pub fn fairing() -> AdHoc {
+/// Starts upkeep at lift-off (see [`liftoff`]) and, at shutdown, writes the refusals counted
+/// since the last pass; Rocket awaits that before the process exits.
+pub fn fairing() -> Upkeep {
+    Upkeep
+}
+
+pub struct Upkeep;
+
+#[rocket::async_trait]
+impl Fairing for Upkeep {
+    fn info(&self) -> Info {
+        Info {
+            name: "background upkeep",
+            kind: Kind::Liftoff | Kind::Shutdown,
+        }
+    }
+
+    async fn on_liftoff(&self, rocket: &Rocket<Orbit>) {
+        liftoff().on_liftoff(rocket).await
+    }
+
+    async fn on_shutdown(&self, rocket: &Rocket<Orbit>) {
+        let Some(app) = rocket.state::<App>() else {
+            return;
+        };
+        match crate::audit::flush_refusals(app).await {
+            Ok(f) if f.refusals > 0 => log::info!("wrote {} counted refusals", f.refusals),
+            Ok(_) => {}
+            Err(e) => log::warn!("refusal counts not written at shutdown: {e}"),
+        }
+    }
+}
+
+/// Starts upkeep and warms the dummy hash that unknown users are checked against, so the
+/// first failed sign-in is not slower than the rest (LG-2).
+fn liftoff() -> AdHoc {
     AdHoc::on_liftoff("background upkeep", |rocket| {
         Box::pin(async move {
             let shutdown = rocket.shutdown();
@@ -120,8 +165,14 @@ pub fn fairing() -> AdHoc {
                         _ = &mut shutdown => break,
                         _ = tick.tick() => {
                             match prune(&app).await {
-                                Ok(p) if p.sessions > 0 => log::info!("pruned {} ended sessions", p.sessions),
-                                Ok(_) => {}
+                                Ok(p) => {
+                                    if p.sessions > 0 {
+                                        log::info!("pruned {} ended sessions", p.sessions);
+                                    }
+                                    if p.audit_rows > 0 {
+                                        log::info!("pruned {} audit events past audit_retention", p.audit_rows);
+                                    }
+                                }
                                 Err(e) => log::warn!("upkeep failed, will retry: {e}"),
                             }
                         }

@@ -81,6 +81,10 @@ backend_tests! {
                 Box::new(|f| f.merge(("secure_cookies", "maybe"))),
             ),
             ("bcrypt_nice", Box::new(|f| f.merge(("bcrypt_nice", 20)))),
+            ("audit_retention", Box::new(|f| f.merge(("audit_retention", 0)))),
+            ("audit_retention", Box::new(|f| f.merge(("audit_retention", 3600)))),
+            ("audit_retention", Box::new(|f| f.merge(("audit_retention", 400_000_000)))),
+            ("audit_retention", Box::new(|f| f.merge(("audit_retention", "forever")))),
         ];
         for (key, configure) in cases {
             let e = start_error(configure);
@@ -202,5 +206,22 @@ backend_tests! {
                 rocket::http::Status::SeeOther
             );
         }
+    }
+
+    #[test]
+    fn audit_retention_defaults_to_400_days_and_check_config_shows_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = gatehouse::config::Settings::from_figment(&figment(dir.path())).unwrap();
+        assert_eq!(s.audit_retention, 400 * 86400);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+            .arg("check-config")
+            .env("ROCKET_PROFILE", "debug")
+            .env("ROCKET_AUDIT_RETENTION", "8640000")
+            .env("DATABASE_URL", database_url(dir.path()))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("audit_retention             = 8640000"), "{text}");
     }
 }

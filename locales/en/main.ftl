@@ -127,6 +127,7 @@ event-login-succeeded = Signed in
 event-login-failed = Failed sign-in attempt
 event-wrong-current-password = Wrong current password entered
 event-login-throttled = Sign-in blocked after too many failures
+event-login-throttled-repeated = Sign-in blocked after too many failures ({ $count } attempts)
 event-logout = Signed out
 event-session-revoked = Signed out a device
 event-session-revoked-all = Signed out all other devices

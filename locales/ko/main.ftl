@@ -125,6 +125,7 @@ event-login-succeeded = 로그인
 event-login-failed = 로그인 실패
 event-wrong-current-password = 현재 비밀번호를 잘못 입력함
 event-login-throttled = 실패가 너무 많아 로그인이 차단됨
+event-login-throttled-repeated = 실패가 너무 많아 로그인이 차단됨 ({ $count }회 시도)
 event-logout = 로그아웃
 event-session-revoked = 기기 로그아웃
 event-session-revoked-all = 다른 모든 기기 로그아웃

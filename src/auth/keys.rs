@@ -332,7 +332,9 @@ fn key_file_created(path: &Path, alg: Alg) -> Option<i64> {
 }
 
 fn read_key(path: &Path, alg: Alg, created: i64) -> Result<SigningKey, KeyError> {
-    warn_if_exposed(path);
+    if let Err(e) = make_private(path) {
+        log::warn!("cannot check the mode of {}: {e}", path.display());
+    }
     let bytes = fs::read(path).map_err(|source| KeyError::Read {
         path: path.to_path_buf(),
         source,
@@ -537,20 +539,50 @@ pub fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     result
 }
 
-fn warn_if_exposed(path: &Path) {
+/// A warning that must not be lost: files are checked while the server starts, before
+/// Rocket has installed its logger (and the CLI has none), when `log` would drop it.
+fn warn_now(message: &str) {
+    if log::max_level() == log::LevelFilter::Off {
+        eprintln!("gatehouse: warning: {message}");
+    } else {
+        log::warn!("{message}");
+    }
+}
+
+/// Takes group and other permissions off a secret file that has them (an install made before
+/// files were created private, or a careless copy), and logs that it did. A file that is not
+/// there is fine; one that cannot be changed (another owner) is logged and left alone.
+pub fn make_private(path: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        if let Ok(meta) = fs::metadata(path) {
-            if meta.permissions().mode() & 0o077 != 0 {
-                log::warn!(
-                    "signing key {} is readable by other users; run: chmod 600 {}",
-                    path.display(),
-                    path.display()
-                );
-            }
+        let meta = match fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let mode = meta.permissions().mode() & 0o7777;
+        if mode & 0o077 != 0 {
+            let private = mode & 0o700;
+            warn_now(
+                &match fs::set_permissions(path, fs::Permissions::from_mode(private)) {
+                    Ok(()) => format!(
+                        "{} was readable by other users (mode {mode:o}); it is now {private:o}",
+                        path.display()
+                    ),
+                    Err(e) => format!(
+                        "{} is readable by other users (mode {mode:o}) and cannot be made private \
+                     ({e}); run: chmod 600 {}",
+                        path.display(),
+                        path.display()
+                    ),
+                },
+            );
         }
     }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 #[cfg(test)]

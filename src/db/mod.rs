@@ -6,9 +6,9 @@ pub mod schema;
 pub mod sessions;
 pub mod users;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use diesel::connection::{
@@ -19,7 +19,7 @@ use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection, R2D2Connection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
-use crate::error::AppError;
+use crate::error::{AppError, Outage};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -180,6 +180,28 @@ pub struct Db {
     pool: Pool<Manager>,
     backend: Arc<Backend>,
     counter: Arc<QueryCounter>,
+    /// The last write probe (see [`Db::health`]).
+    probe: Arc<Mutex<Option<Probe>>>,
+}
+
+/// Seconds between two write probes of one instance: a burst of health checks (several load
+/// balancers, an attacker) costs at most one write per interval.
+pub const WRITE_PROBE_EVERY: i64 = 5;
+
+#[derive(Debug, Clone, Copy)]
+struct Probe {
+    at: i64,
+    writable: bool,
+}
+
+/// What `/healthz` reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    Ok,
+    /// The database answers but takes no writes (full disk, read-only): nobody can sign in.
+    NotWritable,
+    /// The database does not answer.
+    Unreachable,
 }
 
 impl Db {
@@ -189,12 +211,10 @@ impl Db {
             reason,
         })?;
         if let Backend::Sqlite(path) = &backend {
-            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent).map_err(|e| DbError::Open {
-                    url: mask_url(url),
-                    reason: e.to_string(),
-                })?;
-            }
+            prepare_sqlite_file(path).map_err(|e| DbError::Open {
+                url: mask_url(url),
+                reason: e.to_string(),
+            })?;
         }
         let counter = Arc::new(QueryCounter::default());
         let manager = Manager {
@@ -212,6 +232,7 @@ impl Db {
             pool,
             backend: Arc::new(backend),
             counter,
+            probe: Arc::new(Mutex::new(None)),
         };
         // Fail the start now, with the reason, rather than on the first request.
         db.get().map_err(|e| DbError::Open {
@@ -276,6 +297,104 @@ impl Db {
             AppError::Internal
         })?
     }
+}
+
+impl Db {
+    /// Whether the database answers and takes writes. The write (one row of `health_probe`
+    /// rewritten, which goes through the same journal and pages as a sign-in) runs at most
+    /// once every [`WRITE_PROBE_EVERY`] seconds of `now`; in between a read answers, and the
+    /// last write's outcome stands.
+    pub async fn health(&self, now: i64) -> Health {
+        let due = {
+            let mut probe = self.probe.lock().unwrap_or_else(|p| p.into_inner());
+            match *probe {
+                Some(p) if (p.at..p.at + WRITE_PROBE_EVERY).contains(&now) => Err(p),
+                last => {
+                    // Claimed: requests arriving while this probe runs use the last outcome.
+                    *probe = Some(Probe {
+                        at: now,
+                        writable: last.is_none_or(|p| p.writable),
+                    });
+                    Ok(last)
+                }
+            }
+        };
+        let previous = match due {
+            Ok(last) => return self.probe_write(now, last).await,
+            Err(previous) => previous,
+        };
+        match self.run(|conn| Ok(ping(conn)?)).await {
+            Err(_) => Health::Unreachable,
+            Ok(()) if !previous.writable => Health::NotWritable,
+            Ok(()) => Health::Ok,
+        }
+    }
+
+    async fn probe_write(&self, now: i64, last: Option<Probe>) -> Health {
+        let written = self.run(move |conn| Ok(write_probe(conn, now)?)).await;
+        let (health, writable) = match &written {
+            Ok(()) => (Health::Ok, Some(true)),
+            Err(AppError::Database(e)) if crate::error::outage(e) == Some(Outage::Storage) => {
+                log::error!("health check: the database takes no writes: {e}");
+                (Health::NotWritable, Some(false))
+            }
+            // No answer says nothing about writes: the next check probes again.
+            Err(_) => (Health::Unreachable, None),
+        };
+        let mut probe = self.probe.lock().unwrap_or_else(|p| p.into_inner());
+        *probe = match writable {
+            Some(writable) => Some(Probe { at: now, writable }),
+            None => last,
+        };
+        health
+    }
+}
+
+fn write_probe(conn: &mut DbConn, now: i64) -> QueryResult<()> {
+    use schema::health_probe;
+    let updated = diesel::update(health_probe::table.find("probe"))
+        .set(health_probe::checked_at.eq(now))
+        .execute(conn)?;
+    // The row is made by the migration; if someone removed it, an insert proves as much.
+    if updated == 0 {
+        diesel::insert_into(health_probe::table)
+            .values((
+                health_probe::id.eq("probe"),
+                health_probe::checked_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Makes the SQLite file's directory and the file itself private before SQLite opens it:
+/// SQLite would create the file 0644 (and gives `-wal`/`-shm` the main file's mode), so any
+/// local user could read every password hash. New directories are 0700 and the file 0600
+/// whatever the umask; an existing file (and its `-wal`/`-shm`) readable by others is
+/// tightened, and said so. Existing directories are left alone: the database may live in a
+/// directory that is not gatehouse's (`/var/lib`).
+fn prepare_sqlite_file(path: &Path) -> std::io::Result<()> {
+    let name = path.to_string_lossy();
+    // An in-memory database or a URI filename: nothing of ours on disk to prepare.
+    if name == ":memory:" || name.starts_with("file:") {
+        return Ok(());
+    }
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        crate::auth::keys::create_private_dir(parent)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?;
+    for suffix in ["", "-wal", "-shm"] {
+        let file = PathBuf::from(format!("{name}{suffix}"));
+        crate::auth::keys::make_private(&file)?;
+    }
+    Ok(())
 }
 
 /// A write transaction. On SQLite it starts with `BEGIN IMMEDIATE`, so the write lock is

@@ -47,6 +47,10 @@ diesel::table! {
         reason -> Text,
         client_ip -> Text,
         session_id -> Nullable<Text>,
+        /// Refusals this row stands for (1 for every other event).
+        count -> BigInt,
+        /// The latest of them; `None` for a single event.
+        last_at -> Nullable<BigInt>,
     }
 }
 
@@ -79,11 +83,19 @@ diesel::table! {
 
 diesel::joinable!(user_groups -> users (user_id));
 
+diesel::table! {
+    health_probe (id) {
+        id -> Text,
+        checked_at -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     sessions,
     audit_events,
     throttle_events,
     bans,
-    user_groups
+    user_groups,
+    health_probe
 );

@@ -105,7 +105,7 @@ async fn account_page(
             },
             "events": events.iter().map(|e| json!({
                 "at": e.created_at,
-                "what": ctx.lang.t(audit::describe(&e.event, &e.reason)),
+                "what": audit::describe_for(ctx.lang, e),
                 "ip": e.client_ip,
                 "failed": e.event == Event::LoginFailed.as_str() || e.event == Event::LoginThrottled.as_str(),
             })).collect::<Vec<_>>(),

@@ -8,6 +8,7 @@ use rocket::{get, routes, Route, State};
 use rocket::http::{Cookie, CookieJar, SameSite};
 
 use crate::auth::guard::AuthUser;
+use crate::db::Health;
 use crate::error::AppError;
 use crate::web::i18n::{self, Lang};
 use crate::App;
@@ -20,12 +21,18 @@ fn index(user: Option<AuthUser>) -> Redirect {
     }
 }
 
-/// 200 when the database answers, 503 otherwise: what a load balancer should route by.
+/// 200 when the database answers and takes writes, 503 otherwise: what a load balancer should
+/// route by. An instance whose database is full or read-only cannot sign anyone in, so it is
+/// as unhealthy as one whose database is gone (the write is throttled, see `Db::health`).
 #[get("/healthz")]
 async fn healthz(app: &State<App>) -> (Status, Value) {
-    match app.db.run(|conn| Ok(crate::db::ping(conn)?)).await {
-        Ok(()) => (Status::Ok, json!({"status": "ok"})),
-        Err(_) => (Status::ServiceUnavailable, json!({"status": "unavailable"})),
+    match app.db.health(app.clock.now()).await {
+        Health::Ok => (Status::Ok, json!({"status": "ok"})),
+        Health::NotWritable => (
+            Status::ServiceUnavailable,
+            json!({"status": "unavailable", "database": "not writable"}),
+        ),
+        Health::Unreachable => (Status::ServiceUnavailable, json!({"status": "unavailable"})),
     }
 }
 
