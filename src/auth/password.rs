@@ -218,10 +218,20 @@ fn stored_cost(stored: &str) -> Option<u32> {
 }
 
 /// The bcrypt runs a password check made, for the counters tests read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 struct Work {
     runs: u64,
     at_full_cost: u64,
+}
+
+/// [`verify`], noting in `work` the bcrypt it ran (none for a hash it cannot read).
+fn verify_counted(password: &str, stored: &str, cost: u32, work: &mut Work) -> Verified {
+    let verified = verify(password, stored, cost);
+    if let Some(c) = stored_cost(stored) {
+        work.runs += 1;
+        work.at_full_cost += u64::from(c >= cost);
+    }
+    verified
 }
 
 /// Checks `password` against `stored` (or, with no stored hash, against `dummy`), so that
@@ -230,30 +240,17 @@ struct Work {
 /// with a verify of `dummy`. Otherwise a wrong password on such an account would answer in a
 /// few milliseconds where an unknown user takes a full bcrypt, telling the two apart.
 fn check_padded(password: &str, stored: Option<&str>, dummy: &str, cost: u32) -> (Verified, Work) {
-    let Some(stored) = stored else {
-        verify(password, dummy, cost);
-        return (
-            Verified::NO,
-            Work {
-                runs: 1,
-                at_full_cost: 1,
-            },
-        );
-    };
-    let verified = verify(password, stored, cost);
-    let work = match stored_cost(stored) {
-        Some(c) if c >= cost => Work {
-            runs: 1,
-            at_full_cost: 1,
-        },
-        below => {
-            verify(password, dummy, cost);
-            Work {
-                runs: if below.is_some() { 2 } else { 1 },
-                at_full_cost: 1,
-            }
+    let mut work = Work::default();
+    let verified = match stored {
+        Some(stored) => verify_counted(password, stored, cost, &mut work),
+        None => {
+            verify_counted(password, dummy, cost, &mut work);
+            Verified::NO
         }
     };
+    if work.at_full_cost == 0 {
+        verify_counted(password, dummy, cost, &mut work);
+    }
     (verified, work)
 }
 
