@@ -481,6 +481,50 @@ backend_tests! {
     }
 
     #[test]
+    fn a_burst_of_registrations_gets_no_more_than_the_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new());
+        runtime().block_on(async {
+            let config = |f: Figment| f.merge(("register_ip_max", 3));
+            let one = instance(dir.path(), &clock, false, config).await;
+            let two = instance(dir.path(), &clock, false, config).await;
+            let pre = pre_session(&one).await;
+            let apps = [app(&one), app(&two)];
+            // Ten sign-ups from one /64, over two instances, all in flight at once.
+            let sign_ups = (0..10)
+                .map(|i| {
+                    let to = if i % 2 == 0 { &one } else { &two };
+                    let name = format!("burst{i}");
+                    let body = encode(&[
+                        ("username", &name),
+                        ("email", &format!("{name}@example.com")),
+                        ("password", PASSWORD),
+                        ("password_confirm", PASSWORD),
+                        ("csrf_token", &pre.token),
+                    ]);
+                    let ip: IpAddr = format!("2001:db8:4:4::{i}").parse().unwrap();
+                    to.post("/register")
+                        .remote(SocketAddr::new(ip, 40000))
+                        .header(ContentType::Form)
+                        .header(Header::new("Origin", ORIGIN))
+                        .cookie(Cookie::new("csrf", pre.cookie.clone()))
+                        .body(body)
+                        .dispatch()
+                })
+                .collect();
+            let answers = all_in_flight(&apps, sign_ups).await;
+            let statuses: Vec<Status> = answers.iter().map(|r| r.status()).collect();
+            let count = |s: Status| statuses.iter().filter(|x| **x == s).count();
+            assert_eq!(
+                (count(Status::SeeOther), count(Status::TooManyRequests)),
+                (3, 7),
+                "{statuses:?}"
+            );
+        });
+        drop_schema(dir.path());
+    }
+
+    #[test]
     fn a_password_change_wins_over_a_sign_in_that_checked_the_old_one() {
         sign_in_racing(Change::AccountPage, false);
     }

@@ -343,6 +343,18 @@ backend_tests! {
             assert!(responses.iter().all(
                 |r| r.status() == Status::ServiceUnavailable || r.status() == Status::Unauthorized
             ));
+            // A sign-in turned away for want of a bcrypt slot was not a guess: it does not
+            // count against its address.
+            let app = client.rocket().state::<gatehouse::App>().unwrap();
+            let mut conn = app.db.get().unwrap();
+            use gatehouse::db::schema::throttle_events;
+            let counted: i64 = throttle_events::table
+                .filter(throttle_events::kind.eq("login_ip"))
+                .count()
+                .get_result(&mut *conn)
+                .unwrap();
+            let failed = responses.len() - busy.len();
+            assert_eq!(counted, failed as i64);
         });
     }
 
