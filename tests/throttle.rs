@@ -556,4 +556,29 @@ backend_tests! {
         // the sign-in form from a cookie-less browser either.
         assert_eq!(login_with_device(&t, "quinn", PASSWORD, None), Status::Unauthorized);
     }
+
+    #[test]
+    fn a_ban_lasts_the_ban_time_even_when_the_window_is_longer() {
+        let t = start_with(|f| {
+            f.merge(("login_failure_window", 3600))
+                .merge(("login_ban_time", 300))
+        });
+        victim(&t, "lena");
+        let attempt = |pw: &str| login_with_device(&t, "lena", pw, None);
+        for _ in 0..5 {
+            assert_eq!(attempt("guess guess guess"), Status::Unauthorized);
+        }
+        assert_eq!(attempt(PASSWORD), Status::Unauthorized, "banned");
+        t.clock.advance(301);
+        // The failures are still within the window, but the ban has lifted: the owner gets in.
+        assert_eq!(attempt(PASSWORD), Status::SeeOther);
+        // As before, while the earlier failures are within the window, one more failure after
+        // a ban bans again.
+        for _ in 0..5 {
+            attempt("guess guess guess");
+        }
+        t.clock.advance(301);
+        assert_eq!(attempt("guess guess guess"), Status::Unauthorized);
+        assert_eq!(attempt(PASSWORD), Status::Unauthorized, "banned again at once");
+    }
 }

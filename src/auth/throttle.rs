@@ -174,13 +174,21 @@ struct Counter {
     gates: bool,
 }
 
-/// The rows an attempt holds in `throttle_events`: each counter with its row's id.
-type Held = Vec<(Counter, i64)>;
+/// A row an attempt holds in `throttle_events`.
+#[derive(Debug, Clone)]
+struct Held {
+    counter: Counter,
+    id: i64,
+    /// The key had `limit - 1` or more rows before this one (in flight ones included): if
+    /// this attempt fails, it decides whether the key is banned. Any count that reaches the
+    /// limit has such a row, so every other failure is settled without a query.
+    reaches_limit: bool,
+}
 
 /// The rows an attempt holds, and whether it was refused.
 #[derive(Debug, Clone)]
 pub struct Reservation {
-    held: Held,
+    held: Vec<Held>,
     refused: bool,
 }
 
@@ -302,8 +310,8 @@ impl Throttle {
         let counters: Vec<Counter> = reservation
             .held
             .iter()
-            .map(|(c, _)| c.clone())
-            .filter(|c| c.ban.is_some())
+            .filter(|h| h.reaches_limit && h.counter.ban.is_some())
+            .map(|h| h.counter.clone())
             .collect();
         if counters.is_empty() {
             return Ok(());
@@ -347,7 +355,7 @@ impl Throttle {
     /// The check never happened (the bcrypt queue was full): this attempt's rows go, so a
     /// busy server does not ban its users' addresses.
     pub async fn release(&self, app: &App, reservation: &Reservation) {
-        let ids: Vec<i64> = reservation.held.iter().map(|(_, id)| *id).collect();
+        let ids: Vec<i64> = reservation.held.iter().map(|h| h.id).collect();
         let released = app
             .db
             .run(move |conn| {
@@ -396,7 +404,7 @@ fn too_many(retry_after: i64) -> AppError {
 /// the account's (or device's) failures up to this attempt are cleared (LG-3: success resets
 /// the count). Attempts that reserved after this one stay counted.
 pub fn clear_after_success(conn: &mut DbConn, reservation: &Reservation) -> QueryResult<()> {
-    for (counter, id) in &reservation.held {
+    for Held { counter, id, .. } in &reservation.held {
         let mine = throttle_events::table
             .filter(throttle_events::kind.eq(counter.event))
             .filter(throttle_events::key.eq(&counter.key));
@@ -417,40 +425,13 @@ fn reserve_rows(
     conn: &mut DbConn,
     counters: &[Counter],
     now: i64,
-) -> QueryResult<(Held, Option<Refusal>)> {
+) -> QueryResult<(Vec<Held>, Option<Refusal>)> {
     serialise(conn, counters)?;
     let mut held = Vec::with_capacity(counters.len());
     for (at, counter) in counters.iter().enumerate() {
-        if counter.gates {
-            let ban = match counter.ban {
-                Some(kind) => active_ban(conn, kind, &counter.key, now)?,
-                None => None,
-            };
-            if let Some(until) = ban {
-                let retry_after = until - now;
-                let ban_until = Some(until);
-                return Ok((
-                    held,
-                    Some(Refusal {
-                        at,
-                        ban_until,
-                        retry_after,
-                    }),
-                ));
-            }
-            let (count, oldest) = recent_events(conn, counter, now)?;
-            if count >= counter.limit {
-                let retry_after = oldest.unwrap_or(now) + counter.window - now;
-                let ban_until = None;
-                return Ok((
-                    held,
-                    Some(Refusal {
-                        at,
-                        ban_until,
-                        retry_after,
-                    }),
-                ));
-            }
+        let recent = Recent::of(conn, counter, now)?;
+        if let Some(refusal) = recent.refusal(counter, at, now) {
+            return Ok((held, Some(refusal)));
         }
         let id = diesel::insert_into(throttle_events::table)
             .values((
@@ -460,7 +441,11 @@ fn reserve_rows(
             ))
             .returning(throttle_events::id)
             .get_result(conn)?;
-        held.push((counter.clone(), id));
+        held.push(Held {
+            counter: counter.clone(),
+            id,
+            reaches_limit: recent.count + 1 >= counter.limit,
+        });
     }
     Ok((held, None))
 }
@@ -478,8 +463,8 @@ fn ban_if_at_limit(
     let Some(kind) = counter.ban else {
         return Ok(None);
     };
-    let (count, _) = recent_events(conn, counter, now)?;
-    if count < counter.limit || active_ban(conn, kind, &counter.key, now)?.is_some() {
+    let recent = Recent::of(conn, counter, now)?;
+    if recent.count < counter.limit || recent.ban_until.is_some() {
         return Ok(None);
     }
     let until = now + ban_time;
@@ -510,27 +495,71 @@ fn ban_if_at_limit(
     Ok(Some(until))
 }
 
-/// How many events the counter's key has within its window, and the oldest one's time.
-fn recent_events(
-    conn: &mut DbConn,
-    counter: &Counter,
-    now: i64,
-) -> QueryResult<(i64, Option<i64>)> {
-    throttle_events::table
-        .filter(throttle_events::kind.eq(counter.event))
-        .filter(throttle_events::key.eq(&counter.key))
-        .filter(throttle_events::created_at.gt(now - counter.window))
-        .select((
-            diesel::dsl::count_star(),
-            diesel::dsl::min(throttle_events::created_at),
-        ))
-        .get_result(conn)
+/// What the database says about a counter's key.
+struct Recent {
+    /// Events within the window, in flight ones included.
+    count: i64,
+    oldest: Option<i64>,
+    /// When the key's ban lifts, if it has one.
+    ban_until: Option<i64>,
+}
+
+impl Recent {
+    /// One statement: the count, and the ban as a subquery.
+    fn of(conn: &mut DbConn, counter: &Counter, now: i64) -> QueryResult<Recent> {
+        // Registrations ban nothing: a kind no ban has.
+        let ban_kind = counter.ban.map_or("", BanKind::as_str);
+        let ban = bans::table
+            .filter(bans::kind.eq(ban_kind))
+            .filter(bans::key.eq(&counter.key))
+            .filter(bans::until.gt(now))
+            .select(bans::until)
+            .single_value();
+        let (count, oldest, ban_until) = throttle_events::table
+            .filter(throttle_events::kind.eq(counter.event))
+            .filter(throttle_events::key.eq(&counter.key))
+            .filter(throttle_events::created_at.gt(now - counter.window))
+            .select((
+                diesel::dsl::count_star(),
+                diesel::dsl::min(throttle_events::created_at),
+                ban,
+            ))
+            .get_result(conn)?;
+        Ok(Recent {
+            count,
+            oldest,
+            ban_until,
+        })
+    }
+
+    /// Why a gating counter refuses the attempt, if it does.
+    fn refusal(&self, counter: &Counter, at: usize, now: i64) -> Option<Refusal> {
+        if !counter.gates {
+            return None;
+        }
+        if let Some(until) = self.ban_until {
+            let (ban_until, retry_after) = (Some(until), until - now);
+            return Some(Refusal {
+                at,
+                ban_until,
+                retry_after,
+            });
+        }
+        (self.count >= counter.limit).then(|| Refusal {
+            at,
+            ban_until: None,
+            retry_after: self.oldest.unwrap_or(now) + counter.window - now,
+        })
+    }
 }
 
 /// PostgreSQL at READ COMMITTED lets two transactions count the same key at once and both
-/// add a row; an advisory lock per key (held to the end of the transaction, taken in one
-/// order so two attempts never wait on each other crosswise) makes them take turns. SQLite
-/// needs nothing: `write_tx` begins with `BEGIN IMMEDIATE`, which already serialises writers.
+/// add a row; an advisory lock per key (held to the end of the transaction) makes them take
+/// turns. One statement takes them all, in ascending order (PostgreSQL evaluates a select
+/// list left to right), so two attempts never wait on each other crosswise. It must be a
+/// statement of its own: the counting statement's snapshot has to start after the wait.
+/// SQLite needs nothing: `write_tx` begins with `BEGIN IMMEDIATE`, which already serialises
+/// writers.
 fn serialise(conn: &mut DbConn, counters: &[Counter]) -> QueryResult<()> {
     let DbConn::Pg(pg) = conn else {
         return Ok(());
@@ -538,12 +567,17 @@ fn serialise(conn: &mut DbConn, counters: &[Counter]) -> QueryResult<()> {
     let mut locks: Vec<i64> = counters.iter().map(|c| lock_id(c.event, &c.key)).collect();
     locks.sort_unstable();
     locks.dedup();
-    for lock in locks {
-        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
-            .bind::<diesel::sql_types::BigInt, _>(lock)
-            .execute(pg)?;
+    if locks.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    let calls: Vec<String> = (1..=locks.len())
+        .map(|i| format!("pg_advisory_xact_lock(${i})"))
+        .collect();
+    let mut query = diesel::sql_query(format!("SELECT {}", calls.join(", "))).into_boxed();
+    for lock in locks {
+        query = query.bind::<diesel::sql_types::BigInt, _>(lock);
+    }
+    query.execute(pg).map(|_| ())
 }
 
 /// A stable 64-bit id for a counter's key (instances of different builds must agree, so not
@@ -556,16 +590,6 @@ fn lock_id(event: &str, key: &str) -> i64 {
     let mut first = [0u8; 8];
     first.copy_from_slice(&d.as_ref()[..8]);
     i64::from_be_bytes(first)
-}
-
-fn active_ban(conn: &mut DbConn, kind: BanKind, key: &str, now: i64) -> QueryResult<Option<i64>> {
-    bans::table
-        .filter(bans::kind.eq(kind.as_str()))
-        .filter(bans::key.eq(key))
-        .filter(bans::until.gt(now))
-        .select(bans::until)
-        .first(conn)
-        .optional()
 }
 
 fn put_ban(
