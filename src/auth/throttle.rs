@@ -662,3 +662,40 @@ pub fn prune(conn: &mut DbConn, now: i64, oldest_window: i64) -> QueryResult<usi
     let lifted = diesel::delete(bans::table.filter(bans::until.le(now))).execute(conn)?;
     Ok(events + lifted)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(ip: &str, prefix: u8) -> String {
+        address_key(ip.parse().unwrap(), prefix)
+    }
+
+    #[test]
+    fn addresses_are_keyed_by_client_not_by_address() {
+        assert_eq!(key("198.51.100.7", 64), "198.51.100.7");
+        assert_eq!(key("::ffff:198.51.100.7", 64), "198.51.100.7");
+        assert_eq!(key("2001:db8:1:2:aaaa::1", 64), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:ffff::9", 64), "2001:db8:1:2::/64");
+        assert_ne!(key("2001:db8:1:3::1", 64), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:ff::1", 48), "2001:db8:1::/48");
+        assert_eq!(key("2001:db8::1", 128), "2001:db8::1/128");
+        assert_eq!(key("::1", 64), "::/64");
+    }
+
+    #[test]
+    fn lock_ids_are_stable_and_per_key() {
+        // Every instance must compute the same lock for a key, whatever its build: a fixed
+        // function of the bytes (here as Python's hashlib computes it).
+        assert_eq!(lock_id("login_ip", "198.51.100.7"), 8747431345973274049);
+        assert_eq!(
+            lock_id("login_ip", "198.51.100.7"),
+            lock_id("login_ip", "198.51.100.7")
+        );
+        assert_ne!(
+            lock_id("login_ip", "198.51.100.7"),
+            lock_id("login_ip", "198.51.100.8")
+        );
+        assert_ne!(lock_id("login_ip", "x"), lock_id("register_ip", "x"));
+    }
+}
