@@ -194,9 +194,10 @@ async fn wrong_current_password(
 ) -> Result<Page, AppError> {
     let mut errors = FieldErrors::new();
     errors.insert("current_password", ctx.lang.t("account-wrong-current"));
-    let (password_errors, delete_errors) = match for_delete {
-        false => (&errors, &NO_ERRORS),
-        true => (&NO_ERRORS, &errors),
+    let (password_errors, delete_errors) = if for_delete {
+        (&NO_ERRORS, &errors)
+    } else {
+        (&errors, &NO_ERRORS)
     };
     let status = Status::UnprocessableEntity;
     account_page(app, ctx, user, status, password_errors, delete_errors, None).await

@@ -176,9 +176,14 @@ async fn login(
 
     // A stored hash weaker than today's settings is replaced now that we know the password.
     // Best effort: a full bcrypt queue must not turn a correct sign-in into a 503.
-    let upgrade = match verified.needs_rehash {
-        true => app.hasher.hash(&f.password).await.ok(),
-        false => None,
+    let upgrade = if verified.needs_rehash {
+        app.hasher
+            .hash(&f.password)
+            .await
+            .map_err(|e| log::warn!("password hash not upgraded this time: {e}"))
+            .ok()
+    } else {
+        None
     };
     let now = app.clock.now();
     let origin = session::Origin {
