@@ -312,6 +312,97 @@ fn sign_in_racing(change: Change, imported: bool) {
     drop_schema(dir.path());
 }
 
+/// What the laptop does with the old password while the phone changes it.
+#[derive(Debug, Clone, Copy)]
+enum LaptopDoes {
+    ChangePassword,
+    DeleteAccount,
+}
+
+/// pia is signed in on a laptop and a phone. The laptop's form (checked against her old
+/// password) is held at bcrypt while the phone changes the password: the laptop's change or
+/// deletion must then be refused, and the phone's change stand.
+fn laptop_races_a_password_change_on_the_phone(does: LaptopDoes) {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new());
+    runtime().block_on(async {
+        let laptop = instance(dir.path(), &clock, true, |f| f).await;
+        let phone = instance(dir.path(), &clock, true, |f| f).await;
+        let r = submit(
+            &phone,
+            "/register",
+            "/register",
+            &[
+                ("username", "pia"),
+                ("email", "pia@example.com"),
+                ("password", PASSWORD),
+                ("password_confirm", PASSWORD),
+            ],
+        )
+        .await;
+        assert_eq!(r.status(), Status::SeeOther);
+        drop(r);
+        let login = [("username", "pia"), ("password", PASSWORD)];
+        assert_eq!(
+            submit(&laptop, "/login", "/login", &login).await.status(),
+            Status::SeeOther
+        );
+        let change = |c, new: &'static str| async move {
+            let fields = [
+                ("current_password", PASSWORD),
+                ("new_password", new),
+                ("new_password_confirm", new),
+            ];
+            submit(c, "/account", "/account/password", &fields).await
+        };
+        let laptops = "the laptop's new passphrase";
+        let phones = "the phone's own new passphrase";
+        let hold = app(&laptop).hasher.hold();
+        let on_laptop = async {
+            match does {
+                LaptopDoes::ChangePassword => change(&laptop, laptops).await,
+                LaptopDoes::DeleteAccount => {
+                    let fields = [("current_password", PASSWORD)];
+                    submit(&laptop, "/account", "/account/delete", &fields).await
+                }
+            }
+        };
+        let on_phone = async {
+            wait_until("the laptop's check is queued", || {
+                app(&laptop).hasher.pending() == 1
+            })
+            .await;
+            let status = change(&phone, phones).await.status();
+            drop(hold);
+            status
+        };
+        let (laptop_answer, phone_status) = rocket::tokio::join!(on_laptop, on_phone);
+        assert_eq!(phone_status, Status::SeeOther);
+        // The laptop checked the old password, but it is no longer the current one.
+        assert_eq!(
+            laptop_answer.status(),
+            Status::UnprocessableEntity,
+            "{does:?}"
+        );
+        drop(laptop_answer);
+        let stranger = instance(dir.path(), &clock, false, |f| f).await;
+        let pre = pre_session(&stranger).await;
+        for (pw, expected) in [
+            (phones, Status::SeeOther),
+            (laptops, Status::Unauthorized),
+            (PASSWORD, Status::Unauthorized),
+        ] {
+            let r = sign_in(&stranger, &pre, "192.0.2.3", "pia", pw).await;
+            assert_eq!(
+                r.status(),
+                expected,
+                "{does:?}, {pw}: the phone's change stands"
+            );
+        }
+    });
+    drop_schema(dir.path());
+}
+
 backend_tests! {
     #[test]
     fn concurrent_registrations_and_sign_ins_all_succeed() {
@@ -547,64 +638,11 @@ backend_tests! {
 
     #[test]
     fn of_two_racing_password_changes_only_one_wins() {
-        let dir = tempfile::tempdir().unwrap();
-        let clock = Arc::new(ManualClock::new());
-        runtime().block_on(async {
-            let laptop = instance(dir.path(), &clock, true, |f| f).await;
-            let phone = instance(dir.path(), &clock, true, |f| f).await;
-            let r = submit(
-                &phone,
-                "/register",
-                "/register",
-                &[
-                    ("username", "pia"),
-                    ("email", "pia@example.com"),
-                    ("password", PASSWORD),
-                    ("password_confirm", PASSWORD),
-                ],
-            )
-            .await;
-            assert_eq!(r.status(), Status::SeeOther);
-            drop(r);
-            let login = [("username", "pia"), ("password", PASSWORD)];
-            assert_eq!(submit(&laptop, "/login", "/login", &login).await.status(), Status::SeeOther);
-            let change = |c, new: &'static str| async move {
-                let fields = [
-                    ("current_password", PASSWORD),
-                    ("new_password", new),
-                    ("new_password_confirm", new),
-                ];
-                submit(c, "/account", "/account/password", &fields).await
-            };
-            let laptops = "the laptop's new passphrase";
-            let phones = "the phone's own new passphrase";
-            let hold = app(&laptop).hasher.hold();
-            let on_laptop = change(&laptop, laptops);
-            let on_phone = async {
-                wait_until("the laptop's check is queued", || {
-                    app(&laptop).hasher.pending() == 1
-                })
-                .await;
-                let status = change(&phone, phones).await.status();
-                drop(hold);
-                status
-            };
-            let (laptop_answer, phone_status) = rocket::tokio::join!(on_laptop, on_phone);
-            assert_eq!(phone_status, Status::SeeOther);
-            // The laptop checked the old password, but it is no longer the current one.
-            assert_eq!(laptop_answer.status(), Status::UnprocessableEntity);
-            drop(laptop_answer);
-            let stranger = instance(dir.path(), &clock, false, |f| f).await;
-            let pre = pre_session(&stranger).await;
-            for (pw, expected) in [
-                (phones, Status::SeeOther),
-                (laptops, Status::Unauthorized),
-                (PASSWORD, Status::Unauthorized),
-            ] {
-                let r = sign_in(&stranger, &pre, "192.0.2.3", "pia", pw).await;
-                assert_eq!(r.status(), expected, "{pw}: the phone's change stands");
-            }
-        });
-        drop_schema(dir.path());
+        laptop_races_a_password_change_on_the_phone(LaptopDoes::ChangePassword);
+    }
+
+    #[test]
+    fn a_deletion_checked_with_the_old_password_does_not_survive_a_change() {
+        laptop_races_a_password_change_on_the_phone(LaptopDoes::DeleteAccount);
     }
 }
