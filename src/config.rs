@@ -47,6 +47,7 @@ struct Raw {
     login_failure_window: u64,
     login_ban_time: u64,
     login_ip_max_failures: u32,
+    throttle_ipv6_prefix: u32,
     trusted_proxies: Vec<String>,
     max_sessions_per_user: u32,
     register_ip_max: u32,
@@ -103,6 +104,7 @@ impl Default for Raw {
             login_failure_window: 300,
             login_ban_time: 300,
             login_ip_max_failures: 30,
+            throttle_ipv6_prefix: 64,
             trusted_proxies: Vec::new(),
             max_sessions_per_user: 20,
             register_ip_max: 20,
@@ -146,6 +148,9 @@ pub struct Settings {
     pub login_failure_window: i64,
     pub login_ban_time: i64,
     pub login_ip_max_failures: u32,
+    /// IPv6 clients are throttled by their network of this many bits (see
+    /// `throttle::address_key`).
+    pub throttle_ipv6_prefix: u8,
     pub trusted_proxies: Vec<IpNet>,
     pub max_sessions_per_user: u32,
     pub register_ip_max: u32,
@@ -266,6 +271,18 @@ impl Settings {
                 "must be at least 1",
             ));
         }
+        let throttle_ipv6_prefix = u8::try_from(raw.throttle_ipv6_prefix)
+            .ok()
+            .filter(|p| (1..=128).contains(p))
+            .ok_or_else(|| {
+                ConfigError::new(
+                    "throttle_ipv6_prefix",
+                    format!(
+                        "{} is outside 1..=128 (bits of an IPv6 address; 64 is one subscriber)",
+                        raw.throttle_ipv6_prefix
+                    ),
+                )
+            })?;
         if raw.max_sessions_per_user == 0 {
             return Err(ConfigError::new(
                 "max_sessions_per_user",
@@ -367,6 +384,7 @@ impl Settings {
             login_failure_window: window,
             login_ban_time: ban,
             login_ip_max_failures: raw.login_ip_max_failures,
+            throttle_ipv6_prefix,
             trusted_proxies,
             max_sessions_per_user: raw.max_sessions_per_user,
             register_ip_max: raw.register_ip_max,
@@ -509,6 +527,11 @@ impl fmt::Display for Settings {
             f,
             "login_ip_max_failures       = {}",
             self.login_ip_max_failures
+        )?;
+        writeln!(
+            f,
+            "throttle_ipv6_prefix        = {}",
+            self.throttle_ipv6_prefix
         )?;
         let proxies: Vec<String> = self.trusted_proxies.iter().map(|p| p.to_string()).collect();
         writeln!(f, "trusted_proxies             = {:?}", proxies)?;

@@ -272,6 +272,47 @@ backend_tests! {
     }
 
     #[test]
+    fn an_ipv6_ban_is_lifted_by_naming_any_address_of_its_network() {
+        let t = start_with(|f| f.merge(("login_ip_max_failures", 2)));
+        let owner = Browser::default();
+        owner.register(&t, "gina", "gina@example.com", PASSWORD);
+        let from = |ip: &str, pw: &str| {
+            let csrf = t.csrf("/login");
+            let addr = std::net::SocketAddr::new(ip.parse().unwrap(), 40000);
+            t.send(
+                t.client
+                    .post("/login")
+                    .remote(addr)
+                    .header(rocket::http::ContentType::Form)
+                    .header(rocket::http::Header::new("Origin", ORIGIN))
+                    .body(encode(&[
+                        ("username", "nobody"),
+                        ("password", pw),
+                        ("csrf_token", &csrf),
+                    ])),
+            )
+            .status()
+        };
+        from("2001:db8:9:9::1", "wrong wrong wrong");
+        from("2001:db8:9:9::2", "wrong wrong wrong");
+        assert_eq!(from("2001:db8:9:9::3", "anything"), Status::TooManyRequests);
+        let r = gatehouse(&t, &["bans", "list"], None);
+        assert!(r.stdout.contains("2001:db8:9:9::/64"), "{}", r.stdout);
+        // Another address of the same /64, as an administrator would copy it from a log.
+        let r = gatehouse(&t, &["bans", "clear", "--ip", "2001:db8:9:9:abcd::42"], None);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert!(r.stdout.contains("lifted 1 ban(s)"), "{}", r.stdout);
+        t.clock.advance(61);
+        assert_eq!(from("2001:db8:9:9::3", "anything"), Status::Unauthorized);
+        // The network as `bans list` shows it works too; anything else is refused clearly.
+        let r = gatehouse(&t, &["bans", "clear", "--ip", "2001:db8:9:9::/64"], None);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let r = gatehouse(&t, &["bans", "clear", "--ip", "2001:db8::/32"], None);
+        assert_eq!(r.code, 1);
+        assert!(r.stderr.contains("/64"), "{}", r.stderr);
+    }
+
+    #[test]
     fn a_hash_made_by_pythons_bcrypt_can_sign_in_and_is_upgraded() {
         let t = start();
         // Made with Python's bcrypt 5.0.0:

@@ -260,4 +260,45 @@ backend_tests! {
         );
         assert_eq!(get(), upgraded, "no rehash when the hash is current");
     }
+
+    #[test]
+    fn every_failed_sign_in_costs_a_bcrypt_at_the_configured_cost() {
+        // A hash imported at cost 4 would otherwise answer a wrong password in a few
+        // milliseconds, where an unknown user takes a full bcrypt: an oracle for which
+        // accounts exist. Counted, not timed: the work is what the time is made of.
+        let t = start_with(|f| f.merge(("bcrypt_cost", 6)));
+        for name in ["uma", "vic", "wes"] {
+            t.signed_up(name);
+            t.logout();
+        }
+        let mut conn = t.app().db.get().unwrap();
+        diesel::update(users::table.filter(users::username_key.eq("uma")))
+            .set(users::password_hash.eq(bcrypt::hash(PASSWORD, 4).unwrap()))
+            .execute(&mut *conn)
+            .unwrap();
+        diesel::update(users::table.filter(users::username_key.eq("vic")))
+            .set(users::disabled_at.eq(Some(0i64)))
+            .execute(&mut *conn)
+            .unwrap();
+        drop(conn);
+        let hasher = &t.app().hasher;
+        let work = |user: &str, pw: &str| {
+            let before = hasher.full_cost_verifications();
+            let status = t.login(user, pw).status();
+            (status, hasher.full_cost_verifications() - before)
+        };
+        let unknown = work("nobody-here", "wrong password!!");
+        assert_eq!(unknown, (Status::Unauthorized, 1));
+        for (label, user) in [
+            ("imported at cost 4", "uma"),
+            ("disabled", "vic"),
+            ("current hash", "wes"),
+        ] {
+            assert_eq!(work(user, "wrong password!!"), unknown, "{label}");
+        }
+        for _ in 0..4 {
+            work("uma", "wrong password!!");
+        }
+        assert_eq!(work("uma", PASSWORD), unknown, "banned");
+    }
 }

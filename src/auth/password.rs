@@ -1,8 +1,8 @@
 //! Password policy (SECURITY-BAR PW-1..PW-5) and hashing with bounded bcrypt work (LG-5).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 use aws_lc_rs::digest::{digest, SHA384};
 use base64::engine::general_purpose::STANDARD;
@@ -159,6 +159,13 @@ pub struct Verified {
     pub needs_rehash: bool,
 }
 
+impl Verified {
+    const NO: Verified = Verified {
+        ok: false,
+        needs_rehash: false,
+    };
+}
+
 /// Checks `password` against a stored hash: ours, or a plain bcrypt hash imported from
 /// elsewhere (which saw the raw password, truncated at 72 bytes as those systems did).
 pub fn verify(password: &str, stored: &str, cost: u32) -> Verified {
@@ -200,6 +207,53 @@ fn bcrypt_cost(h: &str) -> Option<u32> {
     h.get(4..6)?.parse().ok()
 }
 
+/// The bcrypt cost of a stored hash (ours or imported); `None` for a format we cannot read.
+fn stored_cost(stored: &str) -> Option<u32> {
+    let bcrypt_part = stored.strip_prefix(SCHEME).unwrap_or(stored);
+    if is_plain_bcrypt(bcrypt_part) {
+        bcrypt_cost(bcrypt_part)
+    } else {
+        None
+    }
+}
+
+/// The bcrypt runs a password check made, for the counters tests read.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Work {
+    runs: u64,
+    at_full_cost: u64,
+}
+
+/// [`verify`], noting in `work` the bcrypt it ran (none for a hash it cannot read).
+fn verify_counted(password: &str, stored: &str, cost: u32, work: &mut Work) -> Verified {
+    let verified = verify(password, stored, cost);
+    if let Some(c) = stored_cost(stored) {
+        work.runs += 1;
+        work.at_full_cost += u64::from(c >= cost);
+    }
+    verified
+}
+
+/// Checks `password` against `stored` (or, with no stored hash, against `dummy`), so that
+/// every check costs at least one bcrypt at `cost`, whatever the account (LG-2): a hash below
+/// `cost` (imported at cost 4, say) or in a format we cannot read is verified and then padded
+/// with a verify of `dummy`. Otherwise a wrong password on such an account would answer in a
+/// few milliseconds where an unknown user takes a full bcrypt, telling the two apart.
+fn check_padded(password: &str, stored: Option<&str>, dummy: &str, cost: u32) -> (Verified, Work) {
+    let mut work = Work::default();
+    let verified = match stored {
+        Some(stored) => verify_counted(password, stored, cost, &mut work),
+        None => {
+            verify_counted(password, dummy, cost, &mut work);
+            Verified::NO
+        }
+    };
+    if work.at_full_cost == 0 {
+        verify_counted(password, dummy, cost, &mut work);
+    }
+    (verified, work)
+}
+
 /// bcrypt as a service, on threads of its own (one per core) that run at a lower CPU
 /// priority: under a sign-in flood the hashing takes the CPU the rest of the site leaves
 /// over, so pages stay fast. At most `max_queue` hashes wait for a thread; beyond that
@@ -210,9 +264,43 @@ pub struct Hasher {
     jobs: Sender<Job>,
     /// Admission: threads + `max_queue` places; a job holds one until it has run.
     free: Arc<AtomicUsize>,
+    places: usize,
+    gate: Arc<Gate>,
     dummy: OnceCell<String>,
     /// bcrypt verifications run, real and dummy: lets tests prove unknown users cost one too.
-    verifications: std::sync::atomic::AtomicU64,
+    verifications: AtomicU64,
+    /// Of those, the ones at the configured cost (or more): every password check makes one.
+    full_cost_verifications: AtomicU64,
+}
+
+/// Stops the bcrypt threads from starting jobs while a [`Hold`] lives. Tests use it to make
+/// a change land between a request's lookup and its password check, or to have a burst of
+/// requests all reach the bcrypt queue before any finishes. Never held in production, where
+/// it costs one uncontended lock per hash.
+#[derive(Default)]
+struct Gate {
+    holds: Mutex<usize>,
+    opened: Condvar,
+}
+
+impl Gate {
+    fn pass(&self) {
+        let mut holds = self.holds.lock().unwrap_or_else(|p| p.into_inner());
+        while *holds > 0 {
+            holds = self.opened.wait(holds).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}
+
+/// See [`Hasher::hold`]. The bcrypt threads go on when it is dropped.
+pub struct Hold(Arc<Gate>);
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        let mut holds = self.0.holds.lock().unwrap_or_else(|p| p.into_inner());
+        *holds -= 1;
+        self.0.opened.notify_all();
+    }
 }
 
 type Job = Box<dyn FnOnce() + Send>;
@@ -263,8 +351,11 @@ impl Hasher {
             cost,
             jobs,
             free: Arc::new(AtomicUsize::new(threads + max_queue)),
+            places: threads + max_queue,
+            gate: Arc::default(),
             dummy: OnceCell::new(),
-            verifications: std::sync::atomic::AtomicU64::new(0),
+            verifications: AtomicU64::new(0),
+            full_cost_verifications: AtomicU64::new(0),
         })
     }
 
@@ -272,8 +363,28 @@ impl Hasher {
         self.cost
     }
 
+    /// Every bcrypt verify run so far, real, dummy and padding.
     pub fn verifications(&self) -> u64 {
         self.verifications.load(Ordering::Relaxed)
+    }
+
+    /// The bcrypt verifies run at the configured cost (or more) so far: one per password
+    /// check, whatever the account's stored hash (see `check_padded`).
+    pub fn full_cost_verifications(&self) -> u64 {
+        self.full_cost_verifications.load(Ordering::Relaxed)
+    }
+
+    /// Jobs admitted and not finished yet (waiting for a thread, or running).
+    pub fn pending(&self) -> usize {
+        self.places
+            .saturating_sub(self.free.load(Ordering::Acquire))
+    }
+
+    /// Until the returned [`Hold`] is dropped, no bcrypt job starts (they queue as usual).
+    /// For tests; see [`Gate`].
+    pub fn hold(&self) -> Hold {
+        *self.gate.holds.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        Hold(self.gate.clone())
     }
 
     async fn run<T, F>(&self, f: F) -> Result<T, AppError>
@@ -292,7 +403,9 @@ impl Hasher {
         }
         let (tx, rx) = rocket::tokio::sync::oneshot::channel();
         let free = self.free.clone();
+        let gate = self.gate.clone();
         let job: Job = Box::new(move || {
+            gate.pass();
             if tx.is_closed() {
                 // The caller gave up (the client went away): a flood whose clients time out
                 // must not leave a backlog of hashes nobody waits for.
@@ -321,29 +434,24 @@ impl Hasher {
         })
     }
 
-    /// Verifies against `stored`, or against a dummy hash when there is no such user, so
-    /// both take the same time.
+    /// Verifies against `stored`, or against a dummy hash when there is no such user (or the
+    /// caller refuses the attempt anyway), so that every check costs at least one bcrypt at
+    /// the configured cost (LG-2; see `check_padded`).
     pub async fn verify(
         &self,
         password: &str,
         stored: Option<String>,
     ) -> Result<Verified, AppError> {
-        let (stored, real) = match stored {
-            Some(s) => (s, true),
-            None => (self.dummy_hash().await?, false),
-        };
+        let dummy = self.dummy_hash().await?;
         let password = password.to_string();
         let cost = self.cost;
-        let v = self.run(move || verify(&password, &stored, cost)).await?;
-        self.verifications.fetch_add(1, Ordering::Relaxed);
-        Ok(if real {
-            v
-        } else {
-            Verified {
-                ok: false,
-                needs_rehash: false,
-            }
-        })
+        let (verified, work) = self
+            .run(move || check_padded(&password, stored.as_deref(), &dummy, cost))
+            .await?;
+        self.verifications.fetch_add(work.runs, Ordering::Relaxed);
+        self.full_cost_verifications
+            .fetch_add(work.at_full_cost, Ordering::Relaxed);
+        Ok(verified)
     }
 
     /// Made once, at the configured cost, from a random password nobody knows.
@@ -470,6 +578,46 @@ mod tests {
         let h = hash(&cjk, 4).unwrap();
         assert!(verify(&cjk, &h, 4).ok);
         assert!(!verify(&"비밀번호".repeat(15), &h, 4).ok);
+    }
+
+    #[test]
+    fn every_check_costs_one_bcrypt_at_the_configured_cost() {
+        let cost = 5;
+        let dummy = hash("nobody knows this", cost).unwrap();
+        assert_eq!(
+            stored_cost(&dummy),
+            Some(cost),
+            "the dummy is at the configured cost"
+        );
+        let full = |runs| Work {
+            runs,
+            at_full_cost: 1,
+        };
+        let ours = hash("right password ok", cost).unwrap();
+        let imported = bcrypt::hash("right password ok", 4).unwrap();
+        let weak_ours = hash("right password ok", 4).unwrap();
+        for (label, stored, work) in [
+            ("unknown user", None, full(1)),
+            ("current hash", Some(ours.as_str()), full(1)),
+            ("imported at cost 4", Some(imported.as_str()), full(2)),
+            ("ours at cost 4", Some(weak_ours.as_str()), full(2)),
+            ("unreadable hash", Some("garbage"), full(1)),
+        ] {
+            let (v, w) = check_padded("wrong password!!", stored, &dummy, cost);
+            assert!(!v.ok, "{label}");
+            assert_eq!(w, work, "{label}");
+        }
+        // Padding never changes the answer.
+        assert!(
+            check_padded("right password ok", Some(&imported), &dummy, cost)
+                .0
+                .ok
+        );
+        assert!(
+            check_padded("right password ok", Some(&weak_ours), &dummy, cost)
+                .0
+                .needs_rehash
+        );
     }
 
     #[test]

@@ -54,8 +54,56 @@ pub struct Started {
 
 /// Starts a new session for `user`: a new `sid` every time (LG-6). When the user already has
 /// `max_sessions_per_user` live sessions, the oldest are revoked to make room. Inside the
-/// caller's write transaction, so a failure leaves no half-made session.
+/// caller's write transaction, so a failure leaves no half-made session. For an account just
+/// made; a sign-in by password uses [`start_verified`].
 pub fn start(
+    conn: &mut crate::db::DbConn,
+    s: &Settings,
+    user: &User,
+    remember: bool,
+    origin: &Origin,
+    now: i64,
+) -> Result<Started, AppError> {
+    crate::db::users::record_login(conn, &user.id, now, &origin.client_ip)?;
+    open(conn, s, user, remember, origin, now)
+}
+
+/// What a sign-in checked: the stored hash the password matched, and the rehash to store in
+/// its place, if any.
+pub struct Verified<'a> {
+    pub hash: &'a str,
+    pub upgrade: Option<&'a str>,
+}
+
+/// [`start`] for a sign-in by password: only if the user's hash is still the one the password
+/// was checked against and the account is still enabled (`Ok(None)` otherwise, and nothing is
+/// written). A password change, reset or disabling that lands while bcrypt runs thus wins
+/// over the sign-in, instead of the sign-in making a session after that change ended every
+/// other one.
+pub fn start_verified(
+    conn: &mut crate::db::DbConn,
+    s: &Settings,
+    user: &User,
+    verified: &Verified<'_>,
+    remember: bool,
+    origin: &Origin,
+    now: i64,
+) -> Result<Option<Started>, AppError> {
+    let unchanged = crate::db::users::record_login_if_unchanged(
+        conn,
+        &user.id,
+        verified.hash,
+        verified.upgrade,
+        now,
+        &origin.client_ip,
+    )?;
+    if !unchanged {
+        return Ok(None);
+    }
+    open(conn, s, user, remember, origin, now).map(Some)
+}
+
+fn open(
     conn: &mut crate::db::DbConn,
     s: &Settings,
     user: &User,
@@ -86,7 +134,6 @@ pub fn start(
         revoked_reason: None,
     };
     sessions::insert(conn, &session)?;
-    crate::db::users::record_login(conn, &user.id, now, &origin.client_ip)?;
     Ok(Started { session, evicted })
 }
 

@@ -12,12 +12,27 @@
 //!   device-cookie scheme).
 //! - Per client address: `login_ip_max_failures` failures within the window ban the address
 //!   for `login_ban_time`: 429 with `Retry-After`. Registrations per address are capped too.
+//!   IPv6 clients are counted by network (`throttle_ipv6_prefix`, /64 by default): see
+//!   [`address_key`].
+//!
+//! Every attempt is counted *before* its password is hashed: [`Throttle::reserve`] counts the
+//! key's recent events, in flight ones included, and adds this attempt's row only while the
+//! key is under its limit, in one write transaction serialised per key (SQLite's
+//! `BEGIN IMMEDIATE`; on PostgreSQL an advisory lock per key, since READ COMMITTED does not
+//! serialise). So a burst of simultaneous guesses, on one instance or many, gets no more
+//! hashes than the limit. Afterwards a failure keeps its rows and bans what reached its limit
+//! ([`Throttle::fail`]); a success takes this attempt's rows back
+//! ([`clear_after_success`]).
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Mutex;
 
+use aws_lc_rs::digest::{digest, SHA256};
 use diesel::prelude::*;
+use ipnet::Ipv6Net;
 
+use crate::config::Settings;
 use crate::db::schema::{bans, throttle_events};
 use crate::db::{write_tx, DbConn};
 use crate::error::AppError;
@@ -60,11 +75,139 @@ impl BanKind {
 
 const REGISTER_EVENT: &str = "register_ip";
 
-/// Whose failure count a failed password check adds to (see [`Throttle::record_failure`]).
+/// The key a client address is counted under. IPv4 addresses count one by one; IPv6 clients
+/// count by their network of `ipv6_prefix` bits, because one subscriber usually holds a whole
+/// /64 and could otherwise take a fresh key for every guess. An IPv4-mapped IPv6 address is
+/// the IPv4 address. Used for sign-in, registration and `gatehouse bans clear --ip`; the
+/// audit log keeps the full address.
+pub fn address_key(ip: IpAddr, ipv6_prefix: u8) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => Ipv6Net::new(v6, ipv6_prefix.min(128))
+                .map(|net| net.trunc().to_string())
+                .unwrap_or_else(|_| v6.to_string()),
+        },
+    }
+}
+
+/// Whose failure count a failed password check adds to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Counting {
+    /// At the sign-in form: a known device's failures are counted instead of the account's,
+    /// so the owner's browser stays usable during an account ban.
     DeviceOrAccount,
+    /// Inside a session (change password, delete account): both, since whoever is guessing
+    /// there already holds the session, and may hold the device cookie too.
     Both,
+}
+
+/// A password check about to be made, and whose limits it is charged to. `device` is a
+/// verified device id for `account`.
+#[derive(Debug, Clone, Copy)]
+pub struct Attempt<'a> {
+    pub address: &'a str,
+    pub account: Option<&'a str>,
+    pub device: Option<&'a str>,
+    pub counting: Counting,
+}
+
+impl Attempt<'_> {
+    /// The address first: over its limit, nothing else is counted.
+    fn counters(&self, s: &Settings) -> Vec<Counter> {
+        let failures = |kind: BanKind, key: &str, limit: u32, gates: bool| Counter {
+            event: kind.event(),
+            ban: Some(kind),
+            key: key.to_string(),
+            limit: i64::from(limit),
+            window: s.login_failure_window,
+            gates,
+        };
+        let mut counters = vec![failures(
+            BanKind::Ip,
+            self.address,
+            s.login_ip_max_failures,
+            true,
+        )];
+        match (self.account, self.device) {
+            (Some(account), Some(device)) => {
+                counters.push(failures(
+                    BanKind::Device,
+                    device,
+                    s.login_max_failures,
+                    true,
+                ));
+                if self.counting == Counting::Both {
+                    // Counted, but the device decides: an owner whose account a stranger
+                    // keeps banned can still change their password.
+                    counters.push(failures(
+                        BanKind::Account,
+                        account,
+                        s.login_max_failures,
+                        false,
+                    ));
+                }
+            }
+            (Some(account), None) => counters.push(failures(
+                BanKind::Account,
+                account,
+                s.login_max_failures,
+                true,
+            )),
+            (None, _) => {}
+        }
+        counters
+    }
+}
+
+/// One count an attempt is charged to.
+#[derive(Debug, Clone)]
+struct Counter {
+    event: &'static str,
+    /// What a failure that reaches the limit bans (registrations ban nothing).
+    ban: Option<BanKind>,
+    key: String,
+    limit: i64,
+    window: i64,
+    /// Over its limit this counter refuses the attempt; otherwise it only counts.
+    gates: bool,
+}
+
+/// A row an attempt holds in `throttle_events`.
+#[derive(Debug, Clone)]
+struct Held {
+    counter: Counter,
+    id: i64,
+    /// The key had `limit - 1` or more rows before this one (in flight ones included): if
+    /// this attempt fails, it decides whether the key is banned. Any count that reaches the
+    /// limit has such a row, so every other failure is settled without a query.
+    reaches_limit: bool,
+}
+
+/// The rows an attempt holds, and whether it was refused.
+#[derive(Debug, Clone)]
+pub struct Reservation {
+    held: Vec<Held>,
+    refused: bool,
+}
+
+impl Reservation {
+    /// The account (or device) is banned or at its limit: the attempt must fail exactly like
+    /// a wrong password (LG-1), without checking the password against the real hash.
+    pub fn refused(&self) -> bool {
+        self.refused
+    }
+}
+
+/// Why [`reserve_rows`] stopped at a gating counter.
+#[derive(Debug, Clone, Copy)]
+struct Refusal {
+    /// Which counter refused.
+    at: usize,
+    /// The ban in force, if that is the reason (rather than attempts in flight).
+    ban_until: Option<i64>,
+    retry_after: i64,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -103,7 +246,9 @@ impl Throttle {
         }
     }
 
-    fn known_until(&self, kind: BanKind, key: &str, now: i64, max_age: i64) -> Option<i64> {
+    fn known_until(&self, app: &App, kind: BanKind, key: &str) -> Option<i64> {
+        let now = app.clock.now();
+        let max_age = app.settings.session_revalidate_interval;
         let known = self.known.lock().unwrap_or_else(|p| p.into_inner());
         known
             .get(&(kind, key.to_string()))
@@ -111,82 +256,75 @@ impl Throttle {
             .map(|(until, _)| *until)
     }
 
-    /// When the ban on `(kind, key)` lifts, if there is one.
-    pub async fn banned_until(
-        &self,
-        app: &App,
-        kind: BanKind,
-        key: &str,
-    ) -> Result<Option<i64>, AppError> {
-        let now = app.clock.now();
-        let max_age = app.settings.session_revalidate_interval;
-        if let Some(until) = self.known_until(kind, key, now, max_age) {
-            return Ok(Some(until));
-        }
-        let k = key.to_string();
-        let until = app
-            .db
-            .run(move |conn| Ok(active_ban(conn, kind, &k, now)?))
-            .await?;
-        if let Some(u) = until {
-            self.remember(kind, key, u, now);
-        }
-        Ok(until)
-    }
-
-    /// 429 with `Retry-After` if the client address is banned.
-    pub async fn check_ip(&self, app: &App, ip: &str) -> Result<(), AppError> {
-        match self.banned_until(app, BanKind::Ip, ip).await? {
-            Some(until) => Err(AppError::TooManyRequests {
-                retry_after: (until - app.clock.now()).max(1) as u64,
-            }),
+    /// 429 with `Retry-After` if this instance knows the address (its [`address_key`]) is
+    /// banned: no query, no hashing, so a banned address's flood costs next to nothing.
+    pub fn check_known_address(&self, app: &App, address: &str) -> Result<(), AppError> {
+        match self.known_until(app, BanKind::Ip, address) {
+            Some(until) => Err(too_many(until - app.clock.now())),
             None => Ok(()),
         }
     }
 
-    /// Records one failed sign-in and bans what crossed its limit. `account` is the user id
-    /// when the account exists; `device` is a verified device id for that account. At the
-    /// sign-in form a known device's failures are counted instead of the account's (so the
-    /// owner's browser stays usable); `Counting::Both` counts both, for password checks made
-    /// inside a session, where whoever is guessing already holds the session.
-    pub async fn record_failure(
-        &self,
-        app: &App,
-        ip: &str,
-        account: Option<&str>,
-        device: Option<&str>,
-        counting: Counting,
-    ) -> Result<(), AppError> {
+    /// Counts this attempt before its password is checked. An address over its limit is 429
+    /// (nothing else is counted); an account or device over its limit comes back
+    /// [`Reservation::refused`]. Afterwards call [`Throttle::fail`],
+    /// [`clear_after_success`] (inside the transaction that acts on the success) or
+    /// [`Throttle::release`].
+    pub async fn reserve(&self, app: &App, attempt: &Attempt<'_>) -> Result<Reservation, AppError> {
         let now = app.clock.now();
-        let s = &app.settings;
-        let (window, ban_time) = (s.login_failure_window, s.login_ban_time);
-        let mut counted = vec![(BanKind::Ip, ip.to_string(), s.login_ip_max_failures)];
-        if let Some(d) = device {
-            counted.push((BanKind::Device, d.to_string(), s.login_max_failures));
+        let mut counters = attempt.counters(&app.settings);
+        // A ban this instance already knows needs no query; the address is still charged.
+        let known_banned = counters[1..].iter().filter(|c| c.gates).any(|c| {
+            c.ban
+                .is_some_and(|b| self.known_until(app, b, &c.key).is_some())
+        });
+        if known_banned {
+            counters.truncate(1);
         }
-        if let Some(a) = account {
-            if device.is_none() || counting == Counting::Both {
-                counted.push((BanKind::Account, a.to_string(), s.login_max_failures));
+        let (held, refusal, counters) = app
+            .db
+            .run(move |conn| {
+                let (held, refusal) = write_tx(conn, |c| reserve_rows(c, &counters, now))?;
+                Ok((held, refusal, counters))
+            })
+            .await?;
+        let mut refused = known_banned;
+        if let Some(r) = refusal {
+            let counter = &counters[r.at];
+            if let (Some(kind), Some(until)) = (counter.ban, r.ban_until) {
+                self.remember(kind, &counter.key, until, now);
             }
+            if r.at == 0 {
+                return Err(too_many(r.retry_after));
+            }
+            refused = true;
+        }
+        Ok(Reservation { held, refused })
+    }
+
+    /// The password check failed: this attempt's rows stay counted, and whatever reached its
+    /// limit is banned for `login_ban_time`.
+    pub async fn fail(&self, app: &App, reservation: &Reservation) -> Result<(), AppError> {
+        let now = app.clock.now();
+        let ban_time = app.settings.login_ban_time;
+        let counters: Vec<Counter> = reservation
+            .held
+            .iter()
+            .filter(|h| h.reaches_limit && h.counter.ban.is_some())
+            .map(|h| h.counter.clone())
+            .collect();
+        if counters.is_empty() {
+            return Ok(());
         }
         let new_bans = app
             .db
             .run(move |conn| {
                 Ok(write_tx(conn, |c| {
+                    serialise(c, &counters)?;
                     let mut new_bans = Vec::new();
-                    for (kind, key, limit) in &counted {
-                        diesel::insert_into(throttle_events::table)
-                            .values((
-                                throttle_events::kind.eq(kind.event()),
-                                throttle_events::key.eq(key),
-                                throttle_events::created_at.eq(now),
-                            ))
-                            .execute(c)?;
-                        let count = count_events(c, kind.event(), key, now - window)?;
-                        if count >= i64::from(*limit) && active_ban(c, *kind, key, now)?.is_none() {
-                            let until = now + ban_time;
-                            put_ban(c, *kind, key, until, now, "too many failed sign-ins")?;
-                            new_bans.push((*kind, key.clone(), until));
+                    for counter in &counters {
+                        if let Some(until) = ban_if_at_limit(c, counter, now, ban_time)? {
+                            new_bans.push((counter.ban, counter.key.clone(), until));
                         }
                     }
                     Ok::<_, diesel::result::Error>(new_bans)
@@ -194,6 +332,7 @@ impl Throttle {
             })
             .await?;
         for (kind, key, until) in new_bans {
+            let Some(kind) = kind else { continue };
             log::warn!(
                 target: "gatehouse::audit",
                 "{}",
@@ -204,90 +343,253 @@ impl Throttle {
         Ok(())
     }
 
-    /// A successful sign-in clears the account's (or device's) failure count.
-    pub async fn record_success(
-        &self,
-        app: &App,
-        account: &str,
-        device: Option<&str>,
-    ) -> Result<(), AppError> {
-        let account = account.to_string();
-        let device = device.map(str::to_string);
+    /// The password check succeeded outside a transaction of the caller's (a check inside a
+    /// session): see [`clear_after_success`].
+    pub async fn succeed(&self, app: &App, reservation: &Reservation) -> Result<(), AppError> {
+        let reservation = reservation.clone();
         app.db
-            .run(move |conn| {
-                let mut q = vec![(BanKind::Account.event(), account)];
-                if let Some(d) = device {
-                    q.push((BanKind::Device.event(), d));
-                }
-                for (kind, key) in q {
-                    diesel::delete(
-                        throttle_events::table
-                            .filter(throttle_events::kind.eq(kind))
-                            .filter(throttle_events::key.eq(key)),
-                    )
-                    .execute(conn)?;
-                }
-                Ok(())
-            })
+            .run(move |conn| Ok(clear_after_success(conn, &reservation)?))
             .await
     }
 
-    /// Counts a registration attempt from `ip`: 429 once `register_ip_max` attempts were
-    /// made within `register_window` (this also slows down probing for taken names).
-    pub async fn register_attempt(&self, app: &App, ip: &str) -> Result<(), AppError> {
-        let now = app.clock.now();
-        let window = app.settings.register_window;
-        let max = i64::from(app.settings.register_ip_max);
-        let key = ip.to_string();
-        let oldest = app
+    /// The check never happened (the bcrypt queue was full): this attempt's rows go, so a
+    /// busy server does not ban its users' addresses.
+    pub async fn release(&self, app: &App, reservation: &Reservation) {
+        let ids: Vec<i64> = reservation.held.iter().map(|h| h.id).collect();
+        let released = app
             .db
             .run(move |conn| {
-                let since = now - window;
-                if count_events(conn, REGISTER_EVENT, &key, since)? >= max {
-                    let oldest: Option<i64> = throttle_events::table
-                        .filter(throttle_events::kind.eq(REGISTER_EVENT))
-                        .filter(throttle_events::key.eq(&key))
-                        .filter(throttle_events::created_at.gt(since))
-                        .select(diesel::dsl::min(throttle_events::created_at))
-                        .first(conn)?;
-                    return Ok(Some(oldest.unwrap_or(now)));
-                }
-                diesel::insert_into(throttle_events::table)
-                    .values((
-                        throttle_events::kind.eq(REGISTER_EVENT),
-                        throttle_events::key.eq(&key),
-                        throttle_events::created_at.eq(now),
-                    ))
-                    .execute(conn)?;
-                Ok(None)
+                Ok(
+                    diesel::delete(throttle_events::table.filter(throttle_events::id.eq_any(ids)))
+                        .execute(conn)?,
+                )
             })
+            .await;
+        if let Err(e) = released {
+            log::error!("cannot release a sign-in attempt's throttle rows: {e}");
+        }
+    }
+
+    /// Counts a registration attempt from `address` (its [`address_key`]): 429 once
+    /// `register_ip_max` attempts were made within `register_window` (this also slows down
+    /// probing for taken names). Counted before any work, atomically, like sign-ins.
+    pub async fn register_attempt(&self, app: &App, address: &str) -> Result<(), AppError> {
+        let now = app.clock.now();
+        let counters = vec![Counter {
+            event: REGISTER_EVENT,
+            ban: None,
+            key: address.to_string(),
+            limit: i64::from(app.settings.register_ip_max),
+            window: app.settings.register_window,
+            gates: true,
+        }];
+        let (_, refusal) = app
+            .db
+            .run(move |conn| Ok(write_tx(conn, |c| reserve_rows(c, &counters, now))?))
             .await?;
-        match oldest {
-            Some(oldest) => Err(AppError::TooManyRequests {
-                retry_after: (oldest + window - now).max(1) as u64,
-            }),
+        match refusal {
+            Some(r) => Err(too_many(r.retry_after)),
             None => Ok(()),
         }
     }
 }
 
-fn count_events(conn: &mut DbConn, kind: &str, key: &str, since: i64) -> QueryResult<i64> {
-    throttle_events::table
-        .filter(throttle_events::kind.eq(kind))
-        .filter(throttle_events::key.eq(key))
-        .filter(throttle_events::created_at.gt(since))
-        .count()
-        .get_result(conn)
+fn too_many(retry_after: i64) -> AppError {
+    AppError::TooManyRequests {
+        retry_after: retry_after.max(1) as u64,
+    }
 }
 
-fn active_ban(conn: &mut DbConn, kind: BanKind, key: &str, now: i64) -> QueryResult<Option<i64>> {
-    bans::table
-        .filter(bans::kind.eq(kind.as_str()))
-        .filter(bans::key.eq(key))
-        .filter(bans::until.gt(now))
-        .select(bans::until)
-        .first(conn)
-        .optional()
+/// The succeeded attempt's rows go: the address is not charged for a correct password, and
+/// the account's (or device's) failures up to this attempt are cleared (LG-3: success resets
+/// the count). Attempts that reserved after this one stay counted.
+pub fn clear_after_success(conn: &mut DbConn, reservation: &Reservation) -> QueryResult<()> {
+    for Held { counter, id, .. } in &reservation.held {
+        let mine = throttle_events::table
+            .filter(throttle_events::kind.eq(counter.event))
+            .filter(throttle_events::key.eq(&counter.key));
+        match counter.ban {
+            Some(BanKind::Account | BanKind::Device) => {
+                diesel::delete(mine.filter(throttle_events::id.le(id))).execute(conn)?
+            }
+            _ => diesel::delete(mine.filter(throttle_events::id.eq(id))).execute(conn)?,
+        };
+    }
+    Ok(())
+}
+
+/// In the caller's write transaction: for each counter in turn, refuses if it gates and its
+/// key is banned or has `limit` events in its window (in flight ones included), else adds
+/// this attempt's row. Stops at the first refusal, so nothing after it is counted.
+fn reserve_rows(
+    conn: &mut DbConn,
+    counters: &[Counter],
+    now: i64,
+) -> QueryResult<(Vec<Held>, Option<Refusal>)> {
+    serialise(conn, counters)?;
+    let mut held = Vec::with_capacity(counters.len());
+    for (at, counter) in counters.iter().enumerate() {
+        let recent = Recent::of(conn, counter, now)?;
+        if let Some(refusal) = recent.refusal(counter, at, now) {
+            return Ok((held, Some(refusal)));
+        }
+        let id = diesel::insert_into(throttle_events::table)
+            .values((
+                throttle_events::kind.eq(counter.event),
+                throttle_events::key.eq(&counter.key),
+                throttle_events::created_at.eq(now),
+            ))
+            .returning(throttle_events::id)
+            .get_result(conn)?;
+        held.push(Held {
+            counter: counter.clone(),
+            id,
+            reaches_limit: recent.count + 1 >= counter.limit,
+        });
+    }
+    Ok((held, None))
+}
+
+/// Bans the counter's key if it has reached its limit and is not banned yet. The failures a
+/// ban was made of are spent by it, but for the newest `limit - 1`: so, as long as those are
+/// within the window, one more failure after the ban lifts bans again (the ban's length is
+/// `login_ban_time`, whatever the window).
+fn ban_if_at_limit(
+    conn: &mut DbConn,
+    counter: &Counter,
+    now: i64,
+    ban_time: i64,
+) -> QueryResult<Option<i64>> {
+    let Some(kind) = counter.ban else {
+        return Ok(None);
+    };
+    let recent = Recent::of(conn, counter, now)?;
+    if recent.count < counter.limit || recent.ban_until.is_some() {
+        return Ok(None);
+    }
+    let until = now + ban_time;
+    put_ban(
+        conn,
+        kind,
+        &counter.key,
+        until,
+        now,
+        "too many failed sign-ins",
+    )?;
+    let kept: Vec<i64> = throttle_events::table
+        .filter(throttle_events::kind.eq(counter.event))
+        .filter(throttle_events::key.eq(&counter.key))
+        .order(throttle_events::id.desc())
+        .limit(counter.limit - 1)
+        .select(throttle_events::id)
+        .load(conn)?;
+    let spent = throttle_events::table
+        .filter(throttle_events::kind.eq(counter.event))
+        .filter(throttle_events::key.eq(&counter.key));
+    match kept.last() {
+        Some(oldest_kept) => {
+            diesel::delete(spent.filter(throttle_events::id.lt(oldest_kept))).execute(conn)?
+        }
+        None => diesel::delete(spent).execute(conn)?,
+    };
+    Ok(Some(until))
+}
+
+/// What the database says about a counter's key.
+struct Recent {
+    /// Events within the window, in flight ones included.
+    count: i64,
+    oldest: Option<i64>,
+    /// When the key's ban lifts, if it has one.
+    ban_until: Option<i64>,
+}
+
+impl Recent {
+    /// One statement: the count, and the ban as a subquery.
+    fn of(conn: &mut DbConn, counter: &Counter, now: i64) -> QueryResult<Recent> {
+        // Registrations ban nothing: a kind no ban has.
+        let ban_kind = counter.ban.map_or("", BanKind::as_str);
+        let ban = bans::table
+            .filter(bans::kind.eq(ban_kind))
+            .filter(bans::key.eq(&counter.key))
+            .filter(bans::until.gt(now))
+            .select(bans::until)
+            .single_value();
+        let (count, oldest, ban_until) = throttle_events::table
+            .filter(throttle_events::kind.eq(counter.event))
+            .filter(throttle_events::key.eq(&counter.key))
+            .filter(throttle_events::created_at.gt(now - counter.window))
+            .select((
+                diesel::dsl::count_star(),
+                diesel::dsl::min(throttle_events::created_at),
+                ban,
+            ))
+            .get_result(conn)?;
+        Ok(Recent {
+            count,
+            oldest,
+            ban_until,
+        })
+    }
+
+    /// Why a gating counter refuses the attempt, if it does.
+    fn refusal(&self, counter: &Counter, at: usize, now: i64) -> Option<Refusal> {
+        if !counter.gates {
+            return None;
+        }
+        if let Some(until) = self.ban_until {
+            let (ban_until, retry_after) = (Some(until), until - now);
+            return Some(Refusal {
+                at,
+                ban_until,
+                retry_after,
+            });
+        }
+        (self.count >= counter.limit).then(|| Refusal {
+            at,
+            ban_until: None,
+            retry_after: self.oldest.unwrap_or(now) + counter.window - now,
+        })
+    }
+}
+
+/// PostgreSQL at READ COMMITTED lets two transactions count the same key at once and both
+/// add a row; an advisory lock per key (held to the end of the transaction) makes them take
+/// turns. One statement takes them all, in ascending order (PostgreSQL evaluates a select
+/// list left to right), so two attempts never wait on each other crosswise. It must be a
+/// statement of its own: the counting statement's snapshot has to start after the wait.
+/// SQLite needs nothing: `write_tx` begins with `BEGIN IMMEDIATE`, which already serialises
+/// writers.
+fn serialise(conn: &mut DbConn, counters: &[Counter]) -> QueryResult<()> {
+    let DbConn::Pg(pg) = conn else {
+        return Ok(());
+    };
+    let mut locks: Vec<i64> = counters.iter().map(|c| lock_id(c.event, &c.key)).collect();
+    locks.sort_unstable();
+    locks.dedup();
+    if locks.is_empty() {
+        return Ok(());
+    }
+    let calls: Vec<String> = (1..=locks.len())
+        .map(|i| format!("pg_advisory_xact_lock(${i})"))
+        .collect();
+    let mut query = diesel::sql_query(format!("SELECT {}", calls.join(", "))).into_boxed();
+    for lock in locks {
+        query = query.bind::<diesel::sql_types::BigInt, _>(lock);
+    }
+    query.execute(pg).map(|_| ())
+}
+
+/// A stable 64-bit id for a counter's key (instances of different builds must agree, so not
+/// std's hasher).
+fn lock_id(event: &str, key: &str) -> i64 {
+    let d = digest(
+        &SHA256,
+        format!("gatehouse-throttle\0{event}\0{key}").as_bytes(),
+    );
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&d.as_ref()[..8]);
+    i64::from_be_bytes(first)
 }
 
 fn put_ban(
@@ -359,4 +661,41 @@ pub fn prune(conn: &mut DbConn, now: i64, oldest_window: i64) -> QueryResult<usi
     .execute(conn)?;
     let lifted = diesel::delete(bans::table.filter(bans::until.le(now))).execute(conn)?;
     Ok(events + lifted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(ip: &str, prefix: u8) -> String {
+        address_key(ip.parse().unwrap(), prefix)
+    }
+
+    #[test]
+    fn addresses_are_keyed_by_client_not_by_address() {
+        assert_eq!(key("198.51.100.7", 64), "198.51.100.7");
+        assert_eq!(key("::ffff:198.51.100.7", 64), "198.51.100.7");
+        assert_eq!(key("2001:db8:1:2:aaaa::1", 64), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:ffff::9", 64), "2001:db8:1:2::/64");
+        assert_ne!(key("2001:db8:1:3::1", 64), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:ff::1", 48), "2001:db8:1::/48");
+        assert_eq!(key("2001:db8::1", 128), "2001:db8::1/128");
+        assert_eq!(key("::1", 64), "::/64");
+    }
+
+    #[test]
+    fn lock_ids_are_stable_and_per_key() {
+        // Every instance must compute the same lock for a key, whatever its build: a fixed
+        // function of the bytes (here as Python's hashlib computes it).
+        assert_eq!(lock_id("login_ip", "198.51.100.7"), 8747431345973274049);
+        assert_eq!(
+            lock_id("login_ip", "198.51.100.7"),
+            lock_id("login_ip", "198.51.100.7")
+        );
+        assert_ne!(
+            lock_id("login_ip", "198.51.100.7"),
+            lock_id("login_ip", "198.51.100.8")
+        );
+        assert_ne!(lock_id("login_ip", "x"), lock_id("register_ip", "x"));
+    }
 }

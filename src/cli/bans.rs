@@ -1,6 +1,9 @@
 //! `gatehouse bans list|clear`.
 
+use std::net::IpAddr;
+
 use clap::Subcommand;
+use ipnet::IpNet;
 
 use super::users::find;
 use super::{Context, Failure, Outcome};
@@ -12,7 +15,8 @@ use crate::db::write_tx;
 pub enum BansCommand {
     /// List the bans in force.
     List,
-    /// Lift bans: one account's (--user), one address's (--ip), or all (--all).
+    /// Lift bans: one account's (--user), one address's (--ip; for IPv6, the ban on its
+    /// network of `throttle_ipv6_prefix` bits), or all (--all).
     Clear {
         #[arg(long, conflicts_with_all = ["ip", "all"])]
         user: Option<String>,
@@ -21,6 +25,23 @@ pub enum BansCommand {
         #[arg(long)]
         all: bool,
     },
+}
+
+/// The throttle key `--ip` names: an address (any address of an IPv6 network clears that
+/// network's ban, as the server counts it), or a network exactly as `bans list` shows it.
+fn address_key(ip: &str, ipv6_prefix: u8) -> Result<String, Failure> {
+    if let Ok(addr) = ip.parse::<IpAddr>() {
+        return Ok(throttle::address_key(addr, ipv6_prefix));
+    }
+    match ip.parse::<IpNet>() {
+        Ok(IpNet::V6(net)) if net.prefix_len() == ipv6_prefix => {
+            Ok(throttle::address_key(IpAddr::V6(net.addr()), ipv6_prefix))
+        }
+        Ok(_) => Err(Failure::input(format!(
+            "{ip:?}: give an address, or an IPv6 network of /{ipv6_prefix} (throttle_ipv6_prefix)"
+        ))),
+        Err(_) => Err(Failure::input(format!("{ip:?} is not an IP address"))),
+    }
 }
 
 pub fn run(ctx: &Context, cmd: BansCommand) -> Outcome {
@@ -50,12 +71,10 @@ pub fn run(ctx: &Context, cmd: BansCommand) -> Outcome {
         BansCommand::Clear { user, ip, all } => {
             let only = match (&user, &ip, all) {
                 (Some(u), None, false) => Some((BanKind::Account, find(&mut conn, u)?.id)),
-                (None, Some(ip), false) => {
-                    let addr: std::net::IpAddr = ip
-                        .parse()
-                        .map_err(|_| Failure::input(format!("{ip:?} is not an IP address")))?;
-                    Some((BanKind::Ip, addr.to_string()))
-                }
+                (None, Some(ip), false) => Some((
+                    BanKind::Ip,
+                    address_key(ip, ctx.settings.throttle_ipv6_prefix)?,
+                )),
                 (None, None, true) => None,
                 _ => {
                     return Err(Failure::input(

@@ -1,7 +1,6 @@
 //! `gatehouse user add|list|show|disable|enable|delete|set-password`.
 
 use clap::Subcommand;
-use diesel::Connection;
 
 use super::{read_password, Context, Failure, Outcome, UserArg};
 use crate::audit::{self, Event, NewEvent};
@@ -241,7 +240,11 @@ pub fn run(ctx: &Context, cmd: UserCommand) -> Outcome {
                 .map_err(|e| Failure::input(format!("password refused: {e}")))?;
             let hash = password::hash(&pw, ctx.settings.bcrypt_cost)
                 .map_err(|e| Failure::env(format!("bcrypt failed: {e}")))?;
-            let ended = conn.transaction(|c| {
+            // One write transaction (on SQLite it takes the write lock up front, so it waits
+            // for a running sign-in instead of failing). A sign-in that checked the old
+            // password meanwhile then fails its own compare (`record_login_if_unchanged`), and
+            // one that committed first has its session ended here.
+            let ended = write_tx(&mut conn, |c| {
                 users::set_password_hash(c, &u.id, &hash, now)?;
                 let ended = sessions::revoke_all_for_user(
                     c,

@@ -112,6 +112,45 @@ pub fn record_login(conn: &mut DbConn, id: &str, now: i64, ip: &str) -> QueryRes
         .map(|_| ())
 }
 
+/// [`record_login`] for a sign-in by password, as a compare-and-set: only if the account is
+/// still enabled and its hash is still `verified_hash`, the one the sign-in checked the
+/// password against. `false`: the password was changed (or the account disabled) while the
+/// password was being checked, and the sign-in must fail. `upgrade` replaces the hash in the
+/// same statement (a rehash at the current cost), so it can never overwrite a password set
+/// meanwhile. One UPDATE does the compare: PostgreSQL re-checks its WHERE against a row
+/// changed by a concurrent transaction, and the row stays locked until commit, so a
+/// password change cannot slip between this and the session insert that follows.
+pub fn record_login_if_unchanged(
+    conn: &mut DbConn,
+    id: &str,
+    verified_hash: &str,
+    upgrade: Option<&str>,
+    now: i64,
+    ip: &str,
+) -> QueryResult<bool> {
+    let unchanged = users::table
+        .filter(users::id.eq(id))
+        .filter(users::password_hash.eq(verified_hash))
+        .filter(users::disabled_at.is_null());
+    let login = (
+        users::previous_login_at.eq(users::last_login_at),
+        users::previous_login_ip.eq(users::last_login_ip),
+        users::last_login_at.eq(now),
+        users::last_login_ip.eq(ip),
+    );
+    let updated = match upgrade {
+        Some(hash) => diesel::update(unchanged)
+            .set((
+                login,
+                users::password_hash.eq(hash),
+                users::updated_at.eq(now),
+            ))
+            .execute(conn)?,
+        None => diesel::update(unchanged).set(login).execute(conn)?,
+    };
+    Ok(updated == 1)
+}
+
 pub fn list(conn: &mut DbConn) -> QueryResult<Vec<User>> {
     users::table
         .order(users::username_key.asc())
@@ -142,4 +181,41 @@ pub fn set_password_hash(conn: &mut DbConn, id: &str, hash: &str, now: i64) -> Q
         .set((users::password_hash.eq(hash), users::updated_at.eq(now)))
         .execute(conn)
         .map(|_| ())
+}
+
+/// Replaces the hash only if it is still `expected`, the one the user's current password was
+/// checked against (a compare-and-set). `false`: it changed meanwhile, and nothing was
+/// written.
+pub fn replace_password_hash(
+    conn: &mut DbConn,
+    id: &str,
+    expected: &str,
+    hash: &str,
+    now: i64,
+) -> QueryResult<bool> {
+    diesel::update(
+        users::table
+            .filter(users::id.eq(id))
+            .filter(users::password_hash.eq(expected)),
+    )
+    .set((users::password_hash.eq(hash), users::updated_at.eq(now)))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
+/// Locks the user's row for the rest of the transaction if its hash is still `expected`
+/// (on SQLite the write transaction holds the lock already). `false`: it changed meanwhile.
+pub fn lock_if_password_unchanged(
+    conn: &mut DbConn,
+    id: &str,
+    expected: &str,
+) -> QueryResult<bool> {
+    diesel::update(
+        users::table
+            .filter(users::id.eq(id))
+            .filter(users::password_hash.eq(expected)),
+    )
+    .set(users::password_hash.eq(users::password_hash))
+    .execute(conn)
+    .map(|n| n == 1)
 }

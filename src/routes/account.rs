@@ -13,7 +13,7 @@ use crate::auth::device;
 use crate::auth::guard::AuthUser;
 use crate::auth::password::{check_policy, estimate};
 use crate::auth::session;
-use crate::auth::throttle::{BanKind, Counting};
+use crate::auth::throttle::{self, Attempt, Counting};
 use crate::db::sessions::{self, Session};
 use crate::db::users::{self, User};
 use crate::db::write_tx;
@@ -133,7 +133,10 @@ async fn account(app: &State<App>, user: AuthUser, ctx: Ctx) -> Result<Page, App
 
 /// Checks the current password the way sign-in does: a banned client address is 429, a
 /// banned account fails like a wrong password, and every failure counts as a failed sign-in
-/// (so this form cannot be used to guess passwords around the sign-in limits).
+/// against both the device and the account (so this form cannot be used to guess passwords
+/// around the sign-in limits, even with a stolen session and device cookie). The attempt is
+/// counted before hashing, like a sign-in. The profile returned carries the hash the password
+/// matched: whatever is written on the strength of it must compare it first.
 async fn check_current_password(
     app: &App,
     jar: &CookieJar<'_>,
@@ -141,44 +144,36 @@ async fn check_current_password(
     user: &AuthUser,
     password: &str,
 ) -> Result<Option<User>, AppError> {
-    let ip_text = ip.to_string();
-    app.throttle.check_ip(app, &ip_text).await?;
+    let address = throttle::address_key(ip.0, app.settings.throttle_ipv6_prefix);
+    app.throttle.check_known_address(app, &address)?;
     let profile = load_user(app, user.user_id()).await?;
     let device = device::verify(&app.csrf, jar, &app.settings, &profile.id);
-    let banned = match &device {
-        Some(d) => app.throttle.banned_until(app, BanKind::Device, d).await?,
-        None => {
-            app.throttle
-                .banned_until(app, BanKind::Account, &profile.id)
-                .await?
+    let attempt = Attempt {
+        address: &address,
+        account: Some(&profile.id),
+        device: device.as_deref(),
+        counting: Counting::Both,
+    };
+    let reservation = app.throttle.reserve(app, &attempt).await?;
+    let checked = (!reservation.refused()).then(|| profile.password_hash.clone());
+    let verified = match app.hasher.verify(password, checked).await {
+        Ok(v) => v,
+        Err(e) => {
+            app.throttle.release(app, &reservation).await;
+            return Err(e);
         }
-    }
-    .is_some();
-    let verified = app
-        .hasher
-        .verify(password, Some(profile.password_hash.clone()))
-        .await?;
-    if verified.ok && !banned {
-        app.throttle
-            .record_success(app, &profile.id, device.as_deref())
-            .await?;
+    };
+    if verified.ok {
+        app.throttle.succeed(app, &reservation).await?;
         return Ok(Some(profile));
     }
-    app.throttle
-        .record_failure(
-            app,
-            &ip_text,
-            Some(&profile.id),
-            device.as_deref(),
-            Counting::Both,
-        )
-        .await?;
+    app.throttle.fail(app, &reservation).await?;
     audit::record(
         app,
         Event::LoginFailed,
         Some(&profile.id),
         Some(&profile.username),
-        if banned {
+        if reservation.refused() {
             "account banned (password check)"
         } else {
             "wrong current password"
@@ -188,6 +183,25 @@ async fn check_current_password(
     )
     .await;
     Ok(None)
+}
+
+/// The account page again with "the current password is not correct" on the password form
+/// (`for_delete`: on the delete form).
+async fn wrong_current_password(
+    app: &App,
+    ctx: &Ctx,
+    user: &AuthUser,
+    for_delete: bool,
+) -> Result<Page, AppError> {
+    let mut errors = FieldErrors::new();
+    errors.insert("current_password", ctx.lang.t("account-wrong-current"));
+    let (password_errors, delete_errors) = if for_delete {
+        (&NO_ERRORS, &errors)
+    } else {
+        (&errors, &NO_ERRORS)
+    };
+    let status = Status::UnprocessableEntity;
+    account_page(app, ctx, user, status, password_errors, delete_errors, None).await
 }
 
 #[post("/account/password", data = "<form>")]
@@ -203,17 +217,8 @@ async fn change_password(
     let mut errors = FieldErrors::new();
     let Some(profile) = check_current_password(app, jar, ip, &user, &f.current_password).await?
     else {
-        errors.insert("current_password", ctx.lang.t("account-wrong-current"));
-        let page = account_page(
-            app,
-            &ctx,
-            &user,
-            Status::UnprocessableEntity,
-            &errors,
-            &NO_ERRORS,
-            None,
-        );
-        return Ok(Either::Right(page.await?));
+        let page = wrong_current_password(app, &ctx, &user, false).await?;
+        return Ok(Either::Right(page));
     };
     if let Err(problem) = check_policy(&f.new_password, &profile.username, &profile.email) {
         errors.insert("new_password", problem.message(ctx.lang));
@@ -242,19 +247,27 @@ async fn change_password(
     let hash = app.hasher.hash(&f.new_password).await?;
     let now = app.clock.now();
     let (uid, sid) = (profile.id.clone(), user.sid().to_string());
-    // The new hash and the end of every other session land together (PW-7).
-    let (current, ended) = app
+    let checked = profile.password_hash.clone();
+    // The new hash and the end of every other session land together (PW-7), and only if the
+    // password just checked is still the current one: two changes racing cannot both win.
+    let changed = app
         .db
         .run(move |conn| {
             Ok(write_tx(conn, |c| {
-                users::set_password_hash(c, &uid, &hash, now)?;
+                if !users::replace_password_hash(c, &uid, &checked, &hash, now)? {
+                    return Ok(None);
+                }
                 let ended =
                     sessions::revoke_all_for_user(c, &uid, Some(&sid), now, "password changed")?;
                 let current = sessions::find(c, &sid)?;
-                Ok::<_, diesel::result::Error>((current, ended))
+                Ok::<_, diesel::result::Error>(Some((current, ended)))
             })?)
         })
         .await?;
+    let Some((current, ended)) = changed else {
+        let page = wrong_current_password(app, &ctx, &user, false).await?;
+        return Ok(Either::Right(page));
+    };
     session::deny_all(app, &ended);
     let current: Session = current.ok_or(AppError::Unauthorized)?;
     // A fresh token for this session, issued now.
@@ -301,34 +314,32 @@ async fn delete_account(
     let f = form.into_inner();
     let Some(profile) = check_current_password(app, jar, ip, &user, &f.current_password).await?
     else {
-        let mut errors = FieldErrors::new();
-        errors.insert("current_password", ctx.lang.t("account-wrong-current"));
-        let page = account_page(
-            app,
-            &ctx,
-            &user,
-            Status::UnprocessableEntity,
-            &NO_ERRORS,
-            &errors,
-            None,
-        );
-        return Ok(Either::Right(page.await?));
+        let page = wrong_current_password(app, &ctx, &user, true).await?;
+        return Ok(Either::Right(page));
     };
-    let uid = profile.id.clone();
-    // The user and all their sessions go in one transaction.
+    let (uid, checked) = (profile.id.clone(), profile.password_hash.clone());
+    // The user and all their sessions go in one transaction, and only if the password just
+    // checked is still the current one.
     let ended = app
         .db
         .run(move |conn| {
             Ok(write_tx(conn, |c| {
+                if !users::lock_if_password_unchanged(c, &uid, &checked)? {
+                    return Ok(None);
+                }
                 let ids: Vec<String> = sessions::live_for_user(c, &uid, i64::MIN)?
                     .into_iter()
                     .map(|s| s.id)
                     .collect();
                 users::delete(c, &uid)?;
-                Ok::<_, diesel::result::Error>(ids)
+                Ok::<_, diesel::result::Error>(Some(ids))
             })?)
         })
         .await?;
+    let Some(ended) = ended else {
+        let page = wrong_current_password(app, &ctx, &user, true).await?;
+        return Ok(Either::Right(page));
+    };
     session::deny_all(app, &ended);
     session::clear_cookie(jar, &app.settings);
     audit::record(

@@ -10,6 +10,7 @@ use crate::auth::csrf::{Binding, CsrfForm, CsrfProtected};
 use crate::auth::device;
 use crate::auth::password::{check_policy, estimate};
 use crate::auth::session::{self, clip_user_agent};
+use crate::auth::throttle;
 use crate::db::users::{self, User};
 use crate::db::{is_unique_violation, write_tx};
 use crate::error::AppError;
@@ -85,7 +86,8 @@ async fn register(
     form: CsrfForm<RegisterForm>,
 ) -> Result<Result<Flash<Redirect>, Page>, AppError> {
     let f = form.into_inner();
-    app.throttle.register_attempt(app, &ip.to_string()).await?;
+    let address = throttle::address_key(ip.0, app.settings.throttle_ipv6_prefix);
+    app.throttle.register_attempt(app, &address).await?;
     let mut errors = FieldErrors::new();
     let username = validate::username(&f.username)
         .map_err(|key| errors.insert("username", ctx.lang.t(key)))
