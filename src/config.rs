@@ -175,9 +175,6 @@ pub struct Settings {
     pub audit_retention: i64,
 }
 
-/// Leeway for clock skew between instances on `nbf`/`iat` (SECURITY-BAR JW-4: at most 30 s).
-pub const CLOCK_LEEWAY: i64 = 30;
-
 /// The figment every entry point reads: Rocket's own (Rocket.toml, `ROCKET_*`, profiles)
 /// plus the Diesel convention `DATABASE_URL`.
 pub fn figment() -> Figment {

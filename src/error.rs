@@ -1,9 +1,7 @@
-//! The application's errors and, in one place, how each becomes a response: an HTML page in
-//! the site's layout with the right status, never internals.
+//! The application's errors, and what each means for a client: its status, what a page may
+//! say about it, when to retry. How it becomes a page is `web::errors`, in one place.
 
 use rocket::http::Status;
-use rocket::request::Request;
-use rocket::response::{self, Responder};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -81,7 +79,7 @@ impl AppError {
         }
     }
 
-    fn log(&self) {
+    pub fn log(&self) {
         match self.status().code {
             500.. => log::error!("request failed: {self}"),
             _ => log::debug!("request refused: {self}"),
@@ -151,20 +149,6 @@ pub fn outage(e: &diesel::result::Error) -> Option<Outage> {
             }
         }
         _ => None,
-    }
-}
-
-impl<'r> Responder<'r, 'static> for AppError {
-    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
-        self.log();
-        if matches!(self, AppError::Unauthorized) {
-            return crate::web::errors::to_login(req).respond_to(req);
-        }
-        crate::web::errors::error_page(
-            req,
-            self.status(),
-            &crate::web::errors::ErrorDetail::of(&self),
-        )
     }
 }
 

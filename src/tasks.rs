@@ -67,7 +67,7 @@ pub fn refresh_keys(app: &App) -> Vec<String> {
     let retired = crate::auth::keys::retire_expired(
         &app.tokens.keys(),
         now,
-        app.tokens.max_lifetime(),
+        app.tokens.acceptance_window(),
         app.settings.session_revalidate_interval,
     );
     if !retired.is_empty() {

@@ -138,11 +138,11 @@ impl CsrfKey {
 pub fn pre_session_value(req: &Request<'_>, app: &App) -> String {
     let name = app.settings.csrf_cookie_name();
     if let Some(c) = req.cookies().get(name) {
-        if super::is_valid_id(c.value()) {
+        if crate::ids::is_valid_id(c.value()) {
             return c.value().to_string();
         }
     }
-    let value = super::new_id();
+    let value = crate::ids::new_id();
     req.cookies().add(
         Cookie::build((name, value.clone()))
             .path("/")

@@ -42,7 +42,7 @@ pub fn verify(
     let cookie = jar.get(cookie_name(settings))?;
     let mut parts = cookie.value().splitn(3, '.');
     let (device_id, uid, tag) = (parts.next()?, parts.next()?, parts.next()?);
-    if uid != user_id || !super::is_valid_id(device_id) {
+    if uid != user_id || !crate::ids::is_valid_id(device_id) {
         return None;
     }
     let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
@@ -58,7 +58,7 @@ pub fn remember(
     user_id: &str,
     known: Option<&str>,
 ) {
-    let device_id = known.map_or_else(super::new_id, str::to_string);
+    let device_id = known.map_or_else(crate::ids::new_id, str::to_string);
     jar.add(
         Cookie::build((cookie_name(settings), value(key, &device_id, user_id)))
             .path("/")

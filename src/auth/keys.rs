@@ -235,9 +235,10 @@ pub enum KeyStatus {
 
 impl KeyRing {
     /// Each key with its status. A key is superseded when a newer one exists; the tokens it
-    /// signed all expire within `max_lifetime` (+ leeway) of that newer key's creation, plus
-    /// the time instances take to notice it.
-    pub fn statuses(&self, max_lifetime: i64, pickup: i64) -> Vec<(Arc<SigningKey>, KeyStatus)> {
+    /// signed are all past `acceptance` (the longest a token stays acceptable after it is
+    /// issued, clock leeway included) after that newer key's creation, plus the time
+    /// instances take to notice it (`pickup`).
+    pub fn statuses(&self, acceptance: i64, pickup: i64) -> Vec<(Arc<SigningKey>, KeyStatus)> {
         self.keys
             .iter()
             .enumerate()
@@ -247,10 +248,7 @@ impl KeyRing {
                 } else {
                     let successor = &self.keys[i - 1];
                     KeyStatus::VerifyOnly {
-                        retire_after: successor.created
-                            + pickup
-                            + max_lifetime
-                            + crate::config::CLOCK_LEEWAY,
+                        retire_after: successor.created + pickup + acceptance,
                     }
                 };
                 (k.clone(), status)
@@ -306,9 +304,9 @@ fn retire_file(path: &Path) -> Result<PathBuf, KeyError> {
 
 /// Retires verify-only keys whose tokens have all expired. Several instances may race to do
 /// it; a key already moved by another is simply gone.
-pub fn retire_expired(ring: &KeyRing, now: i64, max_lifetime: i64, pickup: i64) -> Vec<String> {
+pub fn retire_expired(ring: &KeyRing, now: i64, acceptance: i64, pickup: i64) -> Vec<String> {
     let mut retired = Vec::new();
-    for (key, status) in ring.statuses(max_lifetime, pickup) {
+    for (key, status) in ring.statuses(acceptance, pickup) {
         if let KeyStatus::VerifyOnly { retire_after } = status {
             if now > retire_after && key.path.exists() {
                 match retire_file(&key.path) {

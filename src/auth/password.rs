@@ -10,7 +10,6 @@ use base64::Engine;
 use rocket::tokio::sync::OnceCell;
 
 use crate::error::AppError;
-use crate::web::i18n::Lang;
 
 pub const MIN_LEN: usize = 8;
 pub const MAX_LEN: usize = 128;
@@ -21,7 +20,8 @@ pub const SITE_NAME: &str = "gatehouse";
 /// plain `$2b$` hashes imported from other systems.
 const SCHEME: &str = "bcrypt-sha384$";
 
-/// Why a password is refused. `Display` is English (the CLI); pages use [`Self::message`].
+/// Why a password is refused. `Display` is English (the CLI); pages use
+/// `Lang::password_problem`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PasswordProblem {
     #[error("Use at least {MIN_LEN} characters.")]
@@ -37,25 +37,6 @@ pub enum PasswordProblem {
 /// What the strength estimate suggests, as a message key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Advice(pub &'static str);
-
-impl PasswordProblem {
-    /// The refusal in the user's language, with the estimate's advice.
-    pub fn message(&self, lang: Lang) -> String {
-        match self {
-            PasswordProblem::TooShort => {
-                lang.t_args("error-password-short", &[("min", (MIN_LEN as f64).into())])
-            }
-            PasswordProblem::TooLong => {
-                lang.t_args("error-password-long", &[("max", (MAX_LEN as f64).into())])
-            }
-            PasswordProblem::ControlCharacter => lang.t("error-password-control"),
-            PasswordProblem::TooWeak(advice) => lang.t_args(
-                "error-password-weak",
-                &[("advice", lang.t(advice.0).into())],
-            ),
-        }
-    }
-}
 
 /// The strength estimate: zxcvbn's score (0-4) and its advice, knowing the user's name, email
 /// and the site's name.
@@ -509,16 +490,6 @@ mod tests {
         assert!(
             matches!(e, PasswordProblem::TooWeak(Advice(k)) if k.starts_with("advice-")),
             "{e:?}"
-        );
-        let english = e.message(Lang::En);
-        assert!(
-            english.starts_with("This password is too easy to guess. ") && english.len() > 40,
-            "{english}"
-        );
-        assert!(
-            e.message(Lang::Ko).starts_with("너무 쉽게"),
-            "{}",
-            e.message(Lang::Ko)
         );
         assert!(check_policy("gatehouse2024", "u", "u@x.io").is_err());
         assert!(check_policy("marguerite1987", "marguerite1987", "m@x.io").is_err());

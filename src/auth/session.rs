@@ -6,7 +6,8 @@ use rocket::http::{Cookie, CookieJar, SameSite};
 use rocket::time::{Duration, OffsetDateTime};
 
 use super::token::Claims;
-use crate::config::{Settings, CLOCK_LEEWAY};
+use super::token::CLOCK_LEEWAY;
+use crate::config::Settings;
 use crate::db::sessions::{self, Session};
 use crate::db::users::User;
 use crate::db::write_tx;
@@ -121,7 +122,7 @@ fn open(
     }
     let absolute = now + s.absolute_timeout(remember);
     let session = Session {
-        id: super::new_id(),
+        id: crate::ids::new_id(),
         user_id: user.id.clone(),
         created_at: now,
         last_seen_at: now,

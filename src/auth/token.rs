@@ -9,7 +9,6 @@ use jsonwebtoken::{Header, Validation};
 use serde::{Deserialize, Serialize};
 
 use super::keys::{KeyRing, SigningKey};
-use crate::config::CLOCK_LEEWAY;
 
 /// Cookies hold at most 4 KiB; anything longer is not ours and is refused before parsing.
 pub const MAX_TOKEN_LEN: usize = 4096;
@@ -54,6 +53,9 @@ pub enum TokenError {
     #[error("signing failed: {0}")]
     Sign(String),
 }
+
+/// Leeway for clock skew between instances on `nbf`/`iat` (SECURITY-BAR JW-4: at most 30 s).
+pub const CLOCK_LEEWAY: i64 = 30;
 
 pub struct TokenService {
     keys: RwLock<Arc<KeyRing>>,
@@ -130,6 +132,12 @@ impl TokenService {
 
     pub fn max_lifetime(&self) -> i64 {
         self.max_lifetime
+    }
+
+    /// How long after it was issued a token can still be accepted: the longest lifetime we
+    /// issue plus the clock leeway. A key is no longer needed this long after its successor.
+    pub fn acceptance_window(&self) -> i64 {
+        self.max_lifetime + CLOCK_LEEWAY
     }
 
     /// Re-reads `data_dir/keys`, so a rotation made elsewhere takes effect here. A key file
@@ -266,7 +274,7 @@ impl TokenService {
         if c.auth_time > c.iat {
             return Err(TokenError::Implausible("auth_time after iat"));
         }
-        if !super::is_valid_id(&c.sid) || c.sub.is_empty() || c.sub.len() > 64 {
+        if !crate::ids::is_valid_id(&c.sid) || c.sub.is_empty() || c.sub.len() > 64 {
             return Err(TokenError::Implausible("sid or sub"));
         }
         Ok(c)
@@ -301,7 +309,7 @@ mod tests {
             iss: "http://gh.test".into(),
             aud: "http://gh.test".into(),
             sub: "user-1".into(),
-            sid: super::super::new_id(),
+            sid: crate::ids::new_id(),
             iat: now,
             nbf: now,
             exp: now + 600,

@@ -20,10 +20,12 @@ pub enum KeysCommand {
     },
 }
 
-fn max_lifetime(ctx: &Context) -> i64 {
+/// As `TokenService::acceptance_window`: the longest lifetime issued, plus the clock leeway.
+fn acceptance_window(ctx: &Context) -> i64 {
     ctx.settings
         .session_idle_timeout
         .max(ctx.settings.remember_me_timeout)
+        + crate::auth::token::CLOCK_LEEWAY
 }
 
 fn time(t: i64) -> String {
@@ -44,7 +46,8 @@ pub fn run_keys(ctx: &Context, cmd: KeysCommand) -> Outcome {
             let ring =
                 KeyRing::load_or_create(&s.data_dir, s.jwt_algorithm, now).map_err(Failure::env)?;
             println!("{:<45} {:<6} {:<22} STATUS", "KID", "ALG", "CREATED");
-            for (k, status) in ring.statuses(max_lifetime(ctx), s.session_revalidate_interval) {
+            for (k, status) in ring.statuses(acceptance_window(ctx), s.session_revalidate_interval)
+            {
                 let status = match status {
                     KeyStatus::Active => "active (signs new tokens)".to_string(),
                     KeyStatus::VerifyOnly { retire_after } => {

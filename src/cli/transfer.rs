@@ -53,7 +53,7 @@ pub fn export(ctx: &Context) -> Outcome {
 
 fn check(n: usize, e: &ExportedUser) -> Result<User, Failure> {
     let bad = |why: String| Failure::input(format!("line {n}: {why}"));
-    if !crate::auth::is_valid_id(&e.id) {
+    if !crate::ids::is_valid_id(&e.id) {
         return Err(bad(format!("id {:?} is not a gatehouse id", e.id)));
     }
     let name = validate::username(&e.username)

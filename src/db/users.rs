@@ -32,7 +32,7 @@ impl User {
         now: i64,
     ) -> User {
         User {
-            id: crate::auth::new_id(),
+            id: crate::ids::new_id(),
             username: username.display.clone(),
             username_key: username.key.clone(),
             email: email.address.clone(),

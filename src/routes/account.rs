@@ -221,7 +221,7 @@ async fn change_password(
         return Ok(Either::Right(page));
     };
     if let Err(problem) = check_policy(&f.new_password, &profile.username, &profile.email) {
-        errors.insert("new_password", problem.message(ctx.lang));
+        errors.insert("new_password", ctx.lang.password_problem(&problem));
     } else if f.new_password != f.new_password_confirm {
         errors.insert(
             "new_password_confirm",

@@ -99,7 +99,7 @@ async fn register(
         .as_ref()
         .map_or(f.username.as_str(), |u| u.display.as_str());
     if let Err(problem) = check_policy(&f.password, name_for_policy, &f.email) {
-        errors.insert("password", problem.message(ctx.lang));
+        errors.insert("password", ctx.lang.password_problem(&problem));
     } else if f.password != f.password_confirm {
         errors.insert("password_confirm", ctx.lang.t("error-password-mismatch"));
     }
@@ -233,7 +233,7 @@ fn strength(lang: Lang, form: CsrfForm<StrengthForm>) -> Json<serde_json::Value>
         "ok": verdict.is_ok(),
         "message": match &verdict {
             Ok(()) => lang.t("strength-ok"),
-            Err(problem) => problem.message(lang),
+            Err(problem) => lang.password_problem(problem),
         },
         "advice": advice.map(|a| lang.t(a.0)),
     }))

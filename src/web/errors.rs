@@ -11,6 +11,18 @@ use serde_json::json;
 
 use crate::error::AppError;
 
+/// Every handler error becomes a page here: an HTML page in the site's layout with the right
+/// status, never internals; "not signed in" is a redirect to sign in.
+impl<'r> Responder<'r, 'static> for AppError {
+    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
+        self.log();
+        if matches!(self, AppError::Unauthorized) {
+            return to_login(req).respond_to(req);
+        }
+        error_page(req, self.status(), &ErrorDetail::of(&self))
+    }
+}
+
 /// What a failing guard leaves for the catcher that renders its status.
 #[derive(Debug, Clone, Default)]
 pub struct ErrorDetail {

@@ -11,6 +11,8 @@ use fluent_templates::{langid, LanguageIdentifier, Loader};
 use rocket::request::{self, FromRequest, Request};
 use rocket_dyn_templates::tera::{self, Value};
 
+use crate::auth::password::{PasswordProblem, MAX_LEN, MIN_LEN};
+
 fluent_templates::static_loader! {
     // Immutable catalog data compiled into the binary, like `include_str!`.
     static LOCALES = {
@@ -69,6 +71,23 @@ impl Lang {
             let cookie = req.cookies().get(COOKIE).map(|c| c.value().to_string());
             negotiate(cookie.as_deref(), req.headers().get_one("Accept-Language"))
         })
+    }
+
+    /// Why a password was refused, in this language, with the strength estimate's advice.
+    pub fn password_problem(self, problem: &PasswordProblem) -> String {
+        match problem {
+            PasswordProblem::TooShort => {
+                self.t_args("error-password-short", &[("min", (MIN_LEN as f64).into())])
+            }
+            PasswordProblem::TooLong => {
+                self.t_args("error-password-long", &[("max", (MAX_LEN as f64).into())])
+            }
+            PasswordProblem::ControlCharacter => self.t("error-password-control"),
+            PasswordProblem::TooWeak(advice) => self.t_args(
+                "error-password-weak",
+                &[("advice", self.t(advice.0).into())],
+            ),
+        }
     }
 
     /// The message `key`, in this language.
@@ -286,6 +305,18 @@ mod tests {
             "the cookie wins"
         );
         assert_eq!(negotiate(Some("xx"), Some("ko")), Lang::Ko);
+    }
+
+    #[test]
+    fn password_refusals_say_why_in_both_languages() {
+        let e = crate::auth::password::check_policy("password1", "u", "u@x.io").unwrap_err();
+        let english = Lang::En.password_problem(&e);
+        assert!(
+            english.starts_with("This password is too easy to guess. ") && english.len() > 40,
+            "{english}"
+        );
+        let korean = Lang::Ko.password_problem(&e);
+        assert!(korean.starts_with("너무 쉽게"), "{korean}");
     }
 
     #[test]
