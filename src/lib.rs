@@ -22,7 +22,7 @@ use figment::Figment;
 use rocket::{Build, Rocket};
 use rocket_dyn_templates::Template;
 
-use auth::csrf::{CsrfKey, FORM_LIMIT};
+use auth::csrf::CsrfKey;
 use auth::denylist::DenyList;
 use auth::keys::{KeyError, KeyRing};
 use auth::password::Hasher;
@@ -34,6 +34,7 @@ use clock::{Clock, SystemClock};
 use config::{ConfigError, Settings};
 use db::{Db, DbError};
 use web::assets::Assets;
+use web::forms::FORM_LIMIT;
 
 /// Why gatehouse could not start. Each says what to fix.
 #[derive(Debug, thiserror::Error)]

@@ -4,7 +4,6 @@ pub mod csrf;
 pub mod denylist;
 pub mod device;
 pub mod fresh;
-pub mod guard;
 pub mod keys;
 pub mod password;
 pub mod profiles;

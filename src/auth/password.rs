@@ -13,7 +13,8 @@ use crate::error::AppError;
 
 pub const MIN_LEN: usize = 8;
 pub const MAX_LEN: usize = 128;
-/// The name zxcvbn should treat as guessable, beside the user's own name and email.
+/// The product's name, as pages show it and as the strength estimate treats it: guessable,
+/// like the user's own name and email.
 pub const SITE_NAME: &str = "gatehouse";
 
 /// Our own hashes: bcrypt over base64(SHA-384(password)). The prefix tells them apart from

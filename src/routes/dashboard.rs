@@ -4,8 +4,8 @@ use rocket::http::Status;
 use rocket::{get, routes, Route, State};
 use serde_json::json;
 
-use crate::auth::guard::AuthUser;
 use crate::error::AppError;
+use crate::web::guard::AuthUser;
 use crate::web::i18n;
 use crate::web::page::{Ctx, Page};
 use crate::App;

@@ -8,9 +8,9 @@ use rocket::request::Request;
 use rocket::response::{self, Responder, Response};
 use rocket::{get, routes, Route, State};
 
-use crate::auth::guard::AuthUser;
 use crate::config::{AccessRule, Settings};
 use crate::error::AppError;
+use crate::web::guard::AuthUser;
 use crate::web::next;
 use crate::App;
 

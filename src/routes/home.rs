@@ -7,9 +7,9 @@ use rocket::{get, routes, Route, State};
 
 use rocket::http::{Cookie, CookieJar, SameSite};
 
-use crate::auth::guard::AuthUser;
 use crate::db::Health;
 use crate::error::AppError;
+use crate::web::guard::AuthUser;
 use crate::web::i18n::{self, Lang};
 use crate::App;
 

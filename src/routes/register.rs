@@ -6,7 +6,7 @@ use rocket::{get, post, routes, Either, FromForm, Route, State};
 use serde_json::json;
 
 use crate::audit::{self, Event};
-use crate::auth::csrf::{Binding, CsrfForm, CsrfProtected};
+use crate::auth::csrf::Binding;
 use crate::auth::device;
 use crate::auth::password::{check_policy, estimate};
 use crate::auth::session::{self, clip_user_agent};
@@ -17,6 +17,7 @@ use crate::error::AppError;
 use crate::validate;
 use crate::web::client_ip::ClientIp;
 use crate::web::flash::Notice;
+use crate::web::forms::{CsrfForm, CsrfProtected};
 use crate::web::i18n::Lang;
 use crate::web::page::{error_list, Ctx, FieldErrors, Page};
 use crate::web::UserAgent;

@@ -86,7 +86,7 @@ pub fn error_page(
     let (title_key, message_key) = keys(status);
     let title = lang.t(title_key);
     let message = lang.t(detail.message.unwrap_or(message_key));
-    let mut ctx = super::page::base_context(req, lang);
+    let mut ctx = super::templates::base_context(req, lang);
     ctx.insert("page".into(), json!("error"));
     ctx.insert(
         "error".into(),

@@ -5,6 +5,8 @@ pub mod client_ip;
 pub mod connections;
 pub mod errors;
 pub mod flash;
+pub mod forms;
+pub mod guard;
 pub mod headers;
 pub mod i18n;
 pub mod next;

@@ -8,10 +8,11 @@ use rocket::response::content::RawHtml;
 use rocket::response::{self, Responder};
 use serde_json::{json, Map, Value};
 
-use crate::auth::csrf::{pre_session_value, Binding};
-use crate::auth::guard::AuthUser;
+use crate::auth::csrf::Binding;
 use crate::error::AppError;
 use crate::web::flash::Notice;
+use crate::web::forms::pre_session_value;
+use crate::web::guard::AuthUser;
 use crate::web::i18n::Lang;
 use crate::App;
 
@@ -110,7 +111,7 @@ const PRE_SESSION_FORMS: &[&str] = &["login", "register", "account"];
 impl<'r> Responder<'r, 'static> for Page {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
         let lang = Lang::of(req);
-        let mut ctx = base_context(req, lang);
+        let mut ctx = super::templates::base_context(req, lang);
         ctx.insert("page".into(), json!(self.name));
         // CSRF tokens cost an HMAC each: only the ones this page's forms use.
         if let Some(app) = req.rocket().state::<App>() {
@@ -140,22 +141,4 @@ impl<'r> Responder<'r, 'static> for Page {
             .ok_or(Status::InternalServerError)?;
         (self.status, RawHtml(html)).respond_to(req)
     }
-}
-
-/// The product's name as pages show it.
-pub const SITE_NAME: &str = "gatehouse";
-
-/// The part of every page's context that the templates cannot have baked in (see
-/// `templates::bake`): the language for messages with arguments, this page's address.
-pub fn base_context(req: &Request<'_>, lang: Lang) -> Map<String, Value> {
-    let mut ctx = Map::new();
-    ctx.insert("lang".into(), json!(lang.code()));
-    // Where the language switch returns to: this page, if it is a plain GET.
-    let here = if req.method() == rocket::http::Method::Get {
-        super::next::encode(&req.uri().to_string())
-    } else {
-        super::next::encode("/")
-    };
-    ctx.insert("here".into(), json!(here));
-    ctx
 }

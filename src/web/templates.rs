@@ -7,6 +7,7 @@ use std::sync::{Arc, RwLock};
 use rocket_dyn_templates::tera::{self, Map, Tera, Value};
 
 use super::i18n;
+use crate::auth::password::SITE_NAME;
 
 /// `1764168000 | iso` -> `2025-11-26T14:40:00Z`, for `<time datetime=...>`.
 fn iso(value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
@@ -92,10 +93,7 @@ fn bake(source: &str, lang: i18n::Lang, assets: &Map<String, Value>) -> String {
     let mut out = source
         .replace("{{ lang }}", lang.code())
         .replace("{{ lang_other }}", lang.other().code())
-        .replace(
-            "{{ site_name }}",
-            &tera::escape_html(super::page::SITE_NAME),
-        );
+        .replace("{{ site_name }}", &tera::escape_html(SITE_NAME));
     for (name, url) in assets {
         if let Some(url) = url.as_str() {
             out = out.replace(&format!("{{{{ assets.{name} }}}}"), &tera::escape_html(url));
@@ -119,10 +117,7 @@ fn translate(source: &str, lang: i18n::Lang) -> String {
             out.push_str(&tera::escape_html(&lang.t(&after[..key_end])));
             rest = &after[key_end + CLOSE.len()..];
         } else if after[key_end..].starts_with(CLOSE_SITE) {
-            let text = lang.t_args(
-                &after[..key_end],
-                &[("site", super::page::SITE_NAME.into())],
-            );
+            let text = lang.t_args(&after[..key_end], &[("site", SITE_NAME.into())]);
             out.push_str(&tera::escape_html(&text));
             rest = &after[key_end + CLOSE_SITE.len()..];
         } else {
@@ -141,6 +136,21 @@ fn translate(source: &str, lang: i18n::Lang) -> String {
         "{% import \"macros\" as",
         &format!("{{% import \"{code}/macros.html\" as"),
     )
+}
+
+/// The part of every page's context that the templates cannot have baked in (see
+/// `templates::bake`): the language for messages with arguments, this page's address.
+pub fn base_context(req: &rocket::Request<'_>, lang: i18n::Lang) -> Map<String, Value> {
+    let mut ctx = Map::new();
+    ctx.insert("lang".into(), serde_json::json!(lang.code()));
+    // Where the language switch returns to: this page, if it is a plain GET.
+    let here = if req.method() == rocket::http::Method::Get {
+        super::next::encode(&req.uri().to_string())
+    } else {
+        super::next::encode("/")
+    };
+    ctx.insert("here".into(), serde_json::json!(here));
+    ctx
 }
 
 #[cfg(test)]

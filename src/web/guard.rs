@@ -9,8 +9,8 @@ use rocket::http::Status;
 use rocket::outcome::Outcome;
 use rocket::request::{self, FromRequest, Request};
 
-use super::session;
-use super::token::Claims;
+use crate::auth::session;
+use crate::auth::token::Claims;
 use crate::error::AppError;
 use crate::App;
 
@@ -108,9 +108,7 @@ impl<'r> FromRequest<'r> for AuthUser {
         match verdict {
             Verdict::SignedIn(user) => Outcome::Success(user.clone()),
             Verdict::SignedOut => Outcome::Error((Status::Unauthorized, AppError::Unauthorized)),
-            Verdict::Unavailable => {
-                Outcome::Error(crate::web::errors::fail(req, AppError::Unavailable))
-            }
+            Verdict::Unavailable => Outcome::Error(super::errors::fail(req, AppError::Unavailable)),
         }
     }
 }
