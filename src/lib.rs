@@ -2,8 +2,9 @@
 //! figment; everything handlers need is managed state built from that configuration, so
 //! tests start isolated instances side by side.
 
-pub mod audit;
+pub mod app;
 pub mod auth;
+pub mod cache;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -11,133 +12,22 @@ pub mod db;
 pub mod error;
 pub mod ids;
 pub mod routes;
+pub mod service;
 pub mod tasks;
 pub mod validate;
 pub mod web;
 
-use std::ops::Deref;
 use std::sync::Arc;
 
 use figment::Figment;
 use rocket::{Build, Rocket};
 use rocket_dyn_templates::Template;
 
-use auth::csrf::CsrfKey;
-use auth::denylist::DenyList;
-use auth::keys::{KeyError, KeyRing};
-use auth::password::Hasher;
-use auth::profiles::Profiles;
-use auth::session_views::SessionViews;
-use auth::throttle::Throttle;
-use auth::token::TokenService;
+pub use app::{App, StartupError};
 use clock::{Clock, SystemClock};
-use config::{ConfigError, Settings};
-use db::{Db, DbError};
+use config::Settings;
 use web::assets::Assets;
 use web::forms::FORM_LIMIT;
-
-/// Why gatehouse could not start. Each says what to fix.
-#[derive(Debug, thiserror::Error)]
-pub enum StartupError {
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    #[error(transparent)]
-    Keys(#[from] KeyError),
-    #[error(transparent)]
-    Db(#[from] DbError),
-    #[error("cannot start the bcrypt threads: {0}")]
-    Threads(#[from] std::io::Error),
-}
-
-/// Everything the handlers share. Cloning is cheap (one `Arc`).
-#[derive(Clone)]
-pub struct App(Arc<Services>);
-
-pub struct Services {
-    pub settings: Arc<Settings>,
-    pub db: Db,
-    pub tokens: TokenService,
-    pub csrf: CsrfKey,
-    pub hasher: Hasher,
-    pub denylist: DenyList,
-    pub throttle: Throttle,
-    pub profiles: Profiles,
-    pub session_views: SessionViews,
-    /// Sign-in refusals counted between two upkeep passes (`audit.rs`).
-    pub refusals: audit::Refusals,
-    pub dates: web::i18n::DateFormats,
-    pub clock: Arc<dyn Clock>,
-    pub assets: Assets,
-    /// Tokens minted before this moment are revalidated on first use, so a restart (which
-    /// empties the deny list) never brings back a session revoked before it.
-    pub started_at: i64,
-}
-
-impl Deref for App {
-    type Target = Services;
-    fn deref(&self) -> &Services {
-        &self.0
-    }
-}
-
-/// Most `sid`s a deny list holds; see `auth::denylist` for why it stays far below this.
-const DENY_LIST_CAP: usize = 1_000_000;
-/// Most user profiles cached for forward-auth.
-const PROFILE_CACHE_CAP: usize = 100_000;
-/// Most (address, account) pairs whose refusals are counted apart; a few MB at most.
-const REFUSAL_TALLY_CAP: usize = 10_000;
-
-impl App {
-    /// Opens the database (running migrations) and loads or makes the keys in `data_dir`.
-    pub fn init(settings: Settings, clock: Arc<dyn Clock>) -> Result<App, StartupError> {
-        let now = clock.now();
-        let db = Db::connect(
-            &settings.database_url,
-            settings.db_pool_size,
-            settings.db_connect_timeout,
-        )?;
-        db.migrate()?;
-        let keys = KeyRing::load_or_create(&settings.data_dir, settings.jwt_algorithm, now)?;
-        let csrf = CsrfKey::load_or_create(&settings.data_dir)?;
-        let max_lifetime = settings
-            .session_idle_timeout
-            .max(settings.remember_me_timeout);
-        let tokens = TokenService::new(
-            keys,
-            &settings.data_dir,
-            &settings.public_origin,
-            &settings.public_origin,
-            max_lifetime,
-        );
-        let permits = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let hasher = Hasher::new(
-            settings.bcrypt_cost,
-            permits,
-            settings.bcrypt_max_queue,
-            settings.bcrypt_nice,
-        )?;
-        Ok(App(Arc::new(Services {
-            settings: Arc::new(settings),
-            db,
-            tokens,
-            csrf,
-            hasher,
-            denylist: DenyList::new(DENY_LIST_CAP),
-            throttle: Throttle::new(),
-            profiles: Profiles::new(PROFILE_CACHE_CAP),
-            session_views: SessionViews::new(PROFILE_CACHE_CAP),
-            refusals: audit::Refusals::new(REFUSAL_TALLY_CAP),
-            dates: web::i18n::DateFormats::default(),
-            clock,
-            assets: Assets::new(),
-            started_at: now,
-        })))
-    }
-
-    pub fn shared(&self) -> App {
-        self.clone()
-    }
-}
 
 /// The application, configured by `figment` (see [`config::figment`]).
 pub fn rocket(figment: Figment) -> Result<Rocket<Build>, StartupError> {
@@ -183,11 +73,14 @@ pub fn build(figment: Figment, app: App) -> Rocket<Build> {
         .merge(("template_dir", settings.template_dir.clone()));
     let renderer = web::templates::Renderer::default();
     let loaded = renderer.clone();
-    let assets = app.assets.urls();
+    let static_files = Assets::new();
+    let assets = static_files.urls();
     rocket::custom(figment)
         // Our own fairing sets every security header; an empty Shield replaces Rocket's default.
         .attach(rocket::shield::Shield::new())
         .manage(app)
+        .manage(static_files)
+        .manage(web::i18n::DateFormats::default())
         .manage(renderer)
         .mount("/", routes::all())
         .register("/", web::errors::catchers())

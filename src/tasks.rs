@@ -8,10 +8,10 @@ use std::time::Duration;
 use rocket::fairing::{AdHoc, Fairing, Info, Kind};
 use rocket::{tokio, Orbit, Rocket};
 
-use crate::auth::throttle;
+use crate::app::App;
+use crate::db::throttle;
 use crate::db::{sessions, write_tx};
 use crate::error::AppError;
-use crate::App;
 
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
@@ -24,7 +24,7 @@ pub struct Pruned {
     /// Audit events older than `audit_retention`.
     pub audit_rows: usize,
     /// Refusals added to their audit rows.
-    pub refusals: crate::audit::Flushed,
+    pub refusals: crate::service::audit::Flushed,
 }
 
 /// One pass of upkeep.
@@ -48,8 +48,8 @@ pub async fn prune(app: &App) -> Result<Pruned, AppError> {
         .await?;
     // Its own step after the main transaction: a failure here (a full disk) keeps the counts
     // in memory for the next pass and must not undo the pruning above.
-    let refusals = crate::audit::flush_refusals(app).await?;
-    let audit_rows = crate::audit::prune(app, now).await?;
+    let refusals = crate::service::audit::flush_refusals(app).await?;
+    let audit_rows = crate::service::audit::prune(app, now).await?;
     Ok(Pruned {
         sessions,
         deny_list_left,
@@ -102,7 +102,7 @@ impl Fairing for Upkeep {
         let Some(app) = rocket.state::<App>() else {
             return;
         };
-        match crate::audit::flush_refusals(app).await {
+        match crate::service::audit::flush_refusals(app).await {
             Ok(f) if f.refusals > 0 => log::info!("wrote {} counted refusals", f.refusals),
             Ok(_) => {}
             Err(e) => log::warn!("refusal counts not written at shutdown: {e}"),

@@ -5,15 +5,13 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use rocket::http::{Cookie, CookieJar, SameSite};
-use rocket::time::Duration;
 
 use super::csrf::CsrfKey;
 use crate::config::Settings;
 
 const LABEL: &str = "gatehouse-device-v1";
 /// A year: long enough to cover the ban windows many times over.
-const LIFETIME_DAYS: i64 = 365;
+pub const LIFETIME_DAYS: i64 = 365;
 
 pub fn cookie_name(settings: &Settings) -> &'static str {
     if settings.secure_cookies {
@@ -24,7 +22,7 @@ pub fn cookie_name(settings: &Settings) -> &'static str {
 }
 
 /// `<device id>.<user id>.<tag>`.
-fn value(key: &CsrfKey, device_id: &str, user_id: &str) -> String {
+pub fn value(key: &CsrfKey, device_id: &str, user_id: &str) -> String {
     let tag = key.mac(LABEL, &[device_id.as_bytes(), user_id.as_bytes()]);
     format!(
         "{device_id}.{user_id}.{}",
@@ -32,15 +30,9 @@ fn value(key: &CsrfKey, device_id: &str, user_id: &str) -> String {
     )
 }
 
-/// The device id this browser proves for `user_id`, if its cookie is genuine.
-pub fn verify(
-    key: &CsrfKey,
-    jar: &CookieJar<'_>,
-    settings: &Settings,
-    user_id: &str,
-) -> Option<String> {
-    let cookie = jar.get(cookie_name(settings))?;
-    let mut parts = cookie.value().splitn(3, '.');
+/// The device id a device cookie's value proves for `user_id`, if it is genuine.
+pub fn verify(key: &CsrfKey, cookie: Option<&str>, user_id: &str) -> Option<String> {
+    let mut parts = cookie?.splitn(3, '.');
     let (device_id, uid, tag) = (parts.next()?, parts.next()?, parts.next()?);
     if uid != user_id || !crate::ids::is_valid_id(device_id) {
         return None;
@@ -48,23 +40,4 @@ pub fn verify(
     let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
     key.verify_mac(LABEL, &[device_id.as_bytes(), uid.as_bytes()], &tag)
         .then(|| device_id.to_string())
-}
-
-/// Gives this browser a device cookie for `user_id` (a new device id unless it has one).
-pub fn remember(
-    key: &CsrfKey,
-    jar: &CookieJar<'_>,
-    settings: &Settings,
-    user_id: &str,
-    known: Option<&str>,
-) {
-    let device_id = known.map_or_else(crate::ids::new_id, str::to_string);
-    jar.add(
-        Cookie::build((cookie_name(settings), value(key, &device_id, user_id)))
-            .path("/")
-            .http_only(true)
-            .secure(settings.secure_cookies)
-            .same_site(SameSite::Strict)
-            .max_age(Duration::days(LIFETIME_DAYS)),
-    );
 }

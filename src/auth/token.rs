@@ -1,7 +1,6 @@
 //! Session tokens: issuing and the one strict decode function every verification goes through.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
@@ -9,6 +8,7 @@ use jsonwebtoken::{Header, Validation};
 use serde::{Deserialize, Serialize};
 
 use super::keys::{KeyRing, SigningKey};
+use crate::cache::verified_tokens::VerifiedTokens;
 
 /// Cookies hold at most 4 KiB; anything longer is not ours and is refused before parsing.
 pub const MAX_TOKEN_LEN: usize = 4096;
@@ -69,19 +69,12 @@ pub struct TokenService {
     issuer: String,
     audience: String,
     max_lifetime: i64,
-    /// Tokens whose signature and claims already checked out, keyed by the whole token
-    /// string: a repeat visit skips the signature check (60 us for Ed25519) but never the
-    /// time checks. Bounded; emptied whenever the set of keys changes.
-    verified: quick_cache::sync::Cache<String, Arc<Claims>>,
-    /// Bumped whenever the set of keys changes, so a verification that used the old set
-    /// cannot put its token back into the cache after it was emptied.
-    key_generation: AtomicU64,
+    /// A repeat visit skips the signature check but never the time checks (see
+    /// `cache::verified_tokens`).
+    verified: VerifiedTokens<Claims>,
     /// One reload at a time: two overlapping ones could store the older key set last.
     reloading: Mutex<()>,
 }
-
-/// Verified tokens remembered; a few MB at most.
-const VERIFIED_CACHE: usize = 4096;
 
 impl TokenService {
     /// `max_lifetime`: the longest `exp - iat` we ever issue (the longer of the idle timeouts).
@@ -112,8 +105,7 @@ impl TokenService {
             issuer: issuer.to_string(),
             audience: audience.to_string(),
             max_lifetime,
-            verified: quick_cache::sync::Cache::new(VERIFIED_CACHE),
-            key_generation: AtomicU64::new(0),
+            verified: VerifiedTokens::default(),
             reloading: Mutex::new(()),
         }
     }
@@ -163,10 +155,8 @@ impl TokenService {
                         ring.keys().len()
                     );
                     *self.keys.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(ring);
-                    // A retired key's tokens must not live on in the cache. The generation
-                    // moves first: see `verify`.
-                    self.key_generation.fetch_add(1, Ordering::SeqCst);
-                    self.verified.clear();
+                    // A retired key's tokens must not live on in the cache.
+                    self.verified.keys_changed();
                 }
                 !same
             }
@@ -222,20 +212,10 @@ impl TokenService {
             check_time(&claims, now)?;
             return Ok(claims);
         }
-        let generation = self.key_generation.load(Ordering::SeqCst);
+        let generation = self.verified.generation();
         let claims = Arc::new(self.verify_uncached(token, now)?);
-        self.remember(token, &claims, generation);
+        self.verified.remember(token, &claims, generation);
         Ok(claims)
-    }
-
-    /// Caches a token verified against the key set of `generation`. If the set has changed
-    /// since, the entry may have landed after the reload emptied the cache, so it is taken
-    /// out again (the caller's answer stands: it was right when its request began).
-    fn remember(&self, token: &str, claims: &Arc<Claims>, generation: u64) {
-        self.verified.insert(token.to_string(), claims.clone());
-        if self.key_generation.load(Ordering::SeqCst) != generation {
-            self.verified.remove(token);
-        }
     }
 
     /// The one strict decode: size and shape, header (`typ`, `alg`, `kid`, no `crit`),
@@ -324,19 +304,19 @@ mod tests {
         let now = 1_800_000_000;
         let token = svc.issue(&claims(now)).unwrap();
         // The verification begins with the current key set...
-        let generation = svc.key_generation.load(Ordering::SeqCst);
+        let generation = svc.verified.generation();
         let verified = Arc::new(svc.verify_uncached(&token, now).unwrap());
         // ...a rotation lands before it stores its result...
         super::super::keys::generate(&dir.path().join("keys"), Alg::EdDSA, now).unwrap();
         assert!(svc.reload(), "the key set changed");
-        svc.remember(&token, &verified, generation);
+        svc.verified.remember(&token, &verified, generation);
         assert!(
             svc.verified.get(&token).is_none(),
             "remembered across a key change"
         );
         // ...while one within a single key set is remembered.
-        let generation = svc.key_generation.load(Ordering::SeqCst);
-        svc.remember(&token, &verified, generation);
+        let generation = svc.verified.generation();
+        svc.verified.remember(&token, &verified, generation);
         assert!(svc.verified.get(&token).is_some());
     }
 

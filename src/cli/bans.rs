@@ -6,10 +6,10 @@ use clap::Subcommand;
 use ipnet::IpNet;
 
 use super::users::find;
-use super::{Context, Failure, Outcome};
-use crate::audit::{self, Event, NewEvent};
-use crate::auth::throttle::{self, BanKind};
-use crate::db::write_tx;
+use super::{Failure, Outcome};
+use crate::app::App;
+use crate::service::bans::{self, Lift, Listed};
+use crate::service::{throttle, Origin};
 
 #[derive(Debug, Subcommand)]
 pub enum BansCommand {
@@ -44,72 +44,49 @@ fn address_key(ip: &str, ipv6_prefix: u8) -> Result<String, Failure> {
     }
 }
 
-pub fn run(ctx: &Context, cmd: BansCommand) -> Outcome {
-    let mut conn = ctx.conn()?;
-    let now = ctx.now();
+pub async fn run(app: &App, cmd: BansCommand) -> Outcome {
+    let now = app.clock.now();
     match cmd {
         BansCommand::List => {
-            let bans = throttle::list_bans(&mut conn, now)?;
+            let bans = bans::list(app).await?;
             println!("{:<8} {:<40} {:<12} REASON", "KIND", "WHO", "LIFTS IN");
-            for b in &bans {
-                let who = if b.kind == BanKind::Account.as_str() {
-                    crate::db::users::find_by_id(&mut conn, &b.key)?
-                        .map_or_else(|| b.key.clone(), |u| u.username)
-                } else {
-                    b.key.clone()
-                };
+            for Listed { ban, who } in &bans {
                 println!(
                     "{:<8} {:<40} {:<12} {}",
-                    b.kind,
+                    ban.kind,
                     who,
-                    format!("{}s", b.until - now),
-                    b.reason
+                    format!("{}s", ban.until - now),
+                    ban.reason
                 );
             }
             println!("{} ban(s) in force", bans.len());
         }
         BansCommand::Clear { user, ip, all } => {
-            let only = match (&user, &ip, all) {
-                (Some(u), None, false) => Some((BanKind::Account, find(&mut conn, u)?.id)),
-                (None, Some(ip), false) => Some((
-                    BanKind::Ip,
-                    address_key(ip, ctx.settings.throttle_ipv6_prefix)?,
-                )),
-                (None, None, true) => None,
+            let found = match &user {
+                Some(u) => Some(find(app, u).await?),
+                None => None,
+            };
+            let key = match &ip {
+                Some(ip) => Some(address_key(ip, app.settings.throttle_ipv6_prefix)?),
+                None => None,
+            };
+            let which = match (&found, &key, all) {
+                (Some(u), None, false) => Lift::Account {
+                    user_id: &u.id,
+                    username: &u.username,
+                },
+                (None, Some(key), false) => Lift::Address(key),
+                (None, None, true) => Lift::All,
                 _ => {
                     return Err(Failure::input(
                         "say which bans to lift: --user NAME, --ip ADDRESS or --all",
                     ))
                 }
             };
-            let lifted = write_tx(&mut conn, |c| {
-                let n = throttle::clear_bans(c, only.as_ref().map(|(k, key)| (*k, key.as_str())))?;
-                let reason = match &only {
-                    Some((BanKind::Account, _)) => "account ban lifted by an administrator",
-                    Some(_) => "address ban lifted by an administrator",
-                    None => "all bans lifted by an administrator",
-                };
-                let user_id = only
-                    .as_ref()
-                    .filter(|(k, _)| *k == BanKind::Account)
-                    .map(|(_, id)| id.as_str());
-                audit::store(
-                    c,
-                    &NewEvent::new(
-                        now,
-                        Event::BansCleared,
-                        user_id,
-                        user.as_deref(),
-                        reason,
-                        "cli",
-                        None,
-                    ),
-                )?;
-                Ok::<_, diesel::result::Error>(n)
-            })?;
+            let lifted = bans::lift(app, which, &Origin::cli()).await?;
             println!(
                 "lifted {lifted} ban(s); running instances notice within {} s",
-                ctx.settings.session_revalidate_interval
+                app.settings.session_revalidate_interval
             );
         }
     }

@@ -2,9 +2,13 @@
 
 use clap::Subcommand;
 
-use super::users::find;
 use super::{Context, Failure, Outcome};
-use crate::db::groups;
+use crate::db::users::User;
+use crate::db::{groups, users, DbConn};
+
+fn find(conn: &mut DbConn, who: &str) -> Result<User, Failure> {
+    users::find_by_login(conn, who)?.ok_or_else(|| Failure::input(format!("no user {who:?}")))
+}
 
 #[derive(Debug, Subcommand)]
 pub enum GroupCommand {

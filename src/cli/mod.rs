@@ -14,6 +14,9 @@ use std::io::{BufRead, IsTerminal};
 
 use clap::{Args, Parser, Subcommand};
 
+use std::sync::Arc;
+
+use crate::app::App;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::db::Db;
@@ -88,13 +91,28 @@ impl From<diesel::result::Error> for Failure {
     }
 }
 
+/// A flow's error: the database or the environment, never the input (flows report bad input
+/// as outcomes).
+impl From<crate::error::AppError> for Failure {
+    fn from(e: crate::error::AppError) -> Self {
+        Failure::env(e)
+    }
+}
+
 type Outcome = Result<(), Failure>;
 
-/// What every admin command needs: the settings and the database.
+/// What the key, group and transfer commands need: the settings and the database.
 pub struct Context {
     pub settings: Settings,
     pub db: Db,
     pub clock: SystemClock,
+}
+
+/// What the commands that change accounts, sessions or bans run on: the same services the
+/// web server's flows run on (`service/`), so the command line and the web cannot differ.
+fn services() -> Result<App, Failure> {
+    let settings = Settings::from_figment(&crate::config::figment()).map_err(Failure::env)?;
+    App::init(settings, Arc::new(SystemClock)).map_err(Failure::env)
 }
 
 impl Context {
@@ -158,9 +176,18 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Serve => return serve().await,
         Command::Migrate => migrate(),
         Command::CheckConfig => check_config(),
-        Command::User(cmd) => Context::open().and_then(|ctx| users::run(&ctx, cmd)),
-        Command::Sessions(cmd) => Context::open().and_then(|ctx| sessions::run(&ctx, cmd)),
-        Command::Bans(cmd) => Context::open().and_then(|ctx| bans::run(&ctx, cmd)),
+        Command::User(cmd) => match services() {
+            Ok(app) => users::run(&app, cmd).await,
+            Err(f) => Err(f),
+        },
+        Command::Sessions(cmd) => match services() {
+            Ok(app) => sessions::run(&app, cmd).await,
+            Err(f) => Err(f),
+        },
+        Command::Bans(cmd) => match services() {
+            Ok(app) => bans::run(&app, cmd).await,
+            Err(f) => Err(f),
+        },
         Command::Keys(cmd) => Context::open().and_then(|ctx| keys::run_keys(&ctx, cmd)),
         Command::Export => Context::open().and_then(|ctx| transfer::export(&ctx)),
         Command::Import => Context::open().and_then(|ctx| transfer::import(&ctx)),

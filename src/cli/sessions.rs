@@ -3,9 +3,11 @@
 use clap::Subcommand;
 
 use super::users::find;
-use super::{Context, Failure, Outcome};
-use crate::audit::{self, Event, NewEvent};
-use crate::db::{sessions, write_tx};
+use super::{Failure, Outcome};
+use crate::app::App;
+use crate::service::{sessions, Origin};
+use crate::web::devices::describe_device;
+use crate::web::i18n::Lang;
 
 #[derive(Debug, Subcommand)]
 pub enum SessionsCommand {
@@ -31,13 +33,12 @@ pub enum SessionsCommand {
     },
 }
 
-pub fn run(ctx: &Context, cmd: SessionsCommand) -> Outcome {
-    let mut conn = ctx.conn()?;
-    let now = ctx.now();
+pub async fn run(app: &App, cmd: SessionsCommand) -> Outcome {
+    let now = app.clock.now();
     match cmd {
         SessionsCommand::List { user } => {
-            let u = find(&mut conn, &user)?;
-            let live = sessions::live_for_user(&mut conn, &u.id, now)?;
+            let u = find(app, &user).await?;
+            let live = sessions::list(app, &u.id).await?;
             println!(
                 "{:<24} {:<40} {:<20} {:<10} {:<10}",
                 "ID", "DEVICE", "ADDRESS", "AGE", "IDLE"
@@ -46,10 +47,7 @@ pub fn run(ctx: &Context, cmd: SessionsCommand) -> Outcome {
                 println!(
                     "{:<24} {:<40} {:<20} {:<10} {:<10}",
                     s.id,
-                    crate::routes::account::describe_device(
-                        &s.user_agent,
-                        crate::web::i18n::Lang::En
-                    ),
+                    describe_device(&s.user_agent, Lang::En),
                     s.client_ip,
                     format!("{}s", now - s.created_at),
                     format!("{}s", now - s.last_seen_at),
@@ -58,54 +56,26 @@ pub fn run(ctx: &Context, cmd: SessionsCommand) -> Outcome {
             println!("{} live session(s) for {}", live.len(), u.username);
         }
         SessionsCommand::Revoke { user, id, all } => {
-            let u = find(&mut conn, &user)?;
-            let ended = write_tx(&mut conn, |c| {
-                let ended = if all {
-                    sessions::revoke_all_for_user(
-                        c,
-                        &u.id,
-                        None,
-                        now,
-                        "revoked by an administrator",
-                    )?
-                } else {
-                    let sid = id.clone().unwrap_or_default();
-                    match sessions::find(c, &sid)? {
-                        Some(s) if s.user_id == u.id && s.revoked_at.is_none() => {
-                            sessions::revoke(c, &sid, now, "revoked by an administrator")?;
-                            vec![sid]
-                        }
-                        _ => return Ok(None),
+            let u = find(app, &user).await?;
+            let origin = Origin::cli();
+            let by = sessions::By::Administrator;
+            let ended = match &id {
+                Some(sid) if !all => {
+                    if !sessions::revoke(app, &u, sid, by, &origin).await? {
+                        return Err(Failure::input(format!(
+                            "{} has no live session {sid:?}",
+                            u.username
+                        )));
                     }
-                };
-                for sid in &ended {
-                    audit::store(
-                        c,
-                        &NewEvent::new(
-                            now,
-                            Event::SessionRevoked,
-                            Some(&u.id),
-                            Some(&u.username),
-                            "by an administrator",
-                            "cli",
-                            Some(sid),
-                        ),
-                    )?;
+                    1
                 }
-                Ok::<_, diesel::result::Error>(Some(ended))
-            })?;
-            let Some(ended) = ended else {
-                return Err(Failure::input(format!(
-                    "{} has no live session {:?}",
-                    u.username,
-                    id.unwrap_or_default()
-                )));
+                _ => sessions::revoke_all(app, &u, None, by, &origin)
+                    .await?
+                    .len(),
             };
             println!(
-                "ended {} session(s) of {}; they stop working within {} s on every instance",
-                ended.len(),
-                u.username,
-                ctx.settings.session_revalidate_interval
+                "ended {ended} session(s) of {}; they stop working within {} s on every instance",
+                u.username, app.settings.session_revalidate_interval
             );
         }
     }

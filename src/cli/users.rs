@@ -2,12 +2,13 @@
 
 use clap::Subcommand;
 
-use super::{read_password, Context, Failure, Outcome, UserArg};
-use crate::audit::{self, Event, NewEvent};
+use super::{read_password, Failure, Outcome, UserArg};
+use crate::app::App;
 use crate::auth::password;
 use crate::db::users::{self, User};
-use crate::db::{sessions, write_tx, DbConn};
-use crate::validate;
+use crate::service::registration::{self, Field, NewAccount, Problem, Problems, Secret};
+use crate::service::{account, sessions, signin, Origin};
+use crate::web::i18n::Lang;
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
@@ -36,13 +37,10 @@ pub enum UserCommand {
 }
 
 /// Finds a user by username or email, or says clearly that there is none.
-pub fn find(conn: &mut DbConn, who: &str) -> Result<User, Failure> {
-    let found = if who.contains('@') {
-        users::find_by_email_key(conn, &validate::email_key(who))?
-    } else {
-        users::find_by_username_key(conn, &validate::username_key(who))?
-    };
-    found.ok_or_else(|| Failure::input(format!("no user {who:?}")))
+pub async fn find(app: &App, who: &str) -> Result<User, Failure> {
+    signin::find_user(app, who)
+        .await?
+        .ok_or_else(|| Failure::input(format!("no user {who:?}")))
 }
 
 fn time(t: Option<i64>) -> String {
@@ -54,73 +52,62 @@ fn time(t: Option<i64>) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
-pub fn run(ctx: &Context, cmd: UserCommand) -> Outcome {
-    let mut conn = ctx.conn()?;
-    let now = ctx.now();
+/// The first problem, as one line.
+fn refusal(problems: &Problems, username: &str, email: &str) -> Failure {
+    let Some((field, problem)) = problems.iter().next() else {
+        return Failure::input("refused");
+    };
+    let what = match field {
+        Field::Username => format!("username {username:?}"),
+        Field::Email => format!("email {email:?}"),
+        Field::Password | Field::PasswordConfirm => "password".to_string(),
+    };
+    let why = match problem {
+        Problem::Invalid(key) => Lang::En.t(key),
+        Problem::Taken => "is taken".to_string(),
+        Problem::JustTaken => "was just taken".to_string(),
+        Problem::Password(p) => format!("refused: {p}"),
+        Problem::Mismatch => "the passwords do not match".to_string(),
+        Problem::NotBcrypt => {
+            return Failure::input(
+                "--bcrypt-hash must be a 60-character $2a$, $2b$ or $2y$ bcrypt hash",
+            )
+        }
+    };
+    Failure::input(format!("{what} {why}"))
+}
+
+pub async fn run(app: &App, cmd: UserCommand) -> Outcome {
+    let origin = Origin::cli();
     match cmd {
         UserCommand::Add {
             username,
             email,
             bcrypt_hash,
         } => {
-            let name = validate::username(&username)
-                .map_err(|e| Failure::input(format!("username {username:?}: {e}")))?;
-            let address = validate::email(&email)
-                .map_err(|e| Failure::input(format!("email {email:?}: {e}")))?;
-            if users::username_taken(&mut conn, &name.key)? {
-                return Err(Failure::input(format!(
-                    "username {:?} is taken",
-                    name.display
-                )));
-            }
-            if users::email_taken(&mut conn, &address.key)? {
-                return Err(Failure::input(format!(
-                    "email {:?} is taken",
-                    address.address
-                )));
-            }
-            let hash = match bcrypt_hash {
-                Some(h) if password::is_plain_bcrypt(&h) => h,
-                Some(_) => {
-                    return Err(Failure::input(
-                        "--bcrypt-hash must be a 60-character $2a$, $2b$ or $2y$ bcrypt hash",
-                    ))
-                }
-                None => {
-                    let pw = read_password("Password")?;
-                    password::check_policy(&pw, &name.display, &address.address)
-                        .map_err(|e| Failure::input(format!("password refused: {e}")))?;
-                    password::hash(&pw, ctx.settings.bcrypt_cost)
-                        .map_err(|e| Failure::env(format!("bcrypt failed: {e}")))?
-                }
+            let password = match &bcrypt_hash {
+                Some(_) => String::new(),
+                None => read_password("Password")?,
             };
-            let user = User::new(&name, &address, hash, now);
-            let r = write_tx(&mut conn, |c| {
-                users::insert(c, &user)?;
-                audit::store(
-                    c,
-                    &NewEvent::new(
-                        now,
-                        Event::Registered,
-                        Some(&user.id),
-                        Some(&user.username),
-                        "created by an administrator",
-                        "cli",
-                        None,
-                    ),
-                )
-            });
-            match r {
-                Ok(()) => {}
-                Err(e) if crate::db::is_unique_violation(&e) => {
-                    return Err(Failure::input("that username or email was just taken"))
-                }
-                Err(e) => return Err(e.into()),
-            }
+            let secret = match &bcrypt_hash {
+                Some(h) => Secret::ImportedHash(h),
+                None => Secret::Password {
+                    password: &password,
+                    confirm: None,
+                },
+            };
+            let account = NewAccount {
+                username: &username,
+                email: &email,
+                secret,
+            };
+            let user = registration::create(app, &account, &origin)
+                .await?
+                .map_err(|problems| refusal(&problems, &username, &email))?;
             println!("created user {} ({})", user.username, user.email);
         }
         UserCommand::List => {
-            let all = users::list(&mut conn)?;
+            let all = app.db.run(|conn| Ok(users::list(conn)?)).await?;
             println!(
                 "{:<32} {:<40} {:<9} {:<25}",
                 "USERNAME", "EMAIL", "STATUS", "LAST SIGN-IN"
@@ -142,8 +129,8 @@ pub fn run(ctx: &Context, cmd: UserCommand) -> Outcome {
             println!("{} user(s)", all.len());
         }
         UserCommand::Show(UserArg { user }) => {
-            let u = find(&mut conn, &user)?;
-            let live = sessions::live_for_user(&mut conn, &u.id, now)?;
+            let u = find(app, &user).await?;
+            let live = sessions::list(app, &u.id).await?;
             println!("username:       {}", u.username);
             println!("email:          {}", u.email);
             println!("id:             {}", u.id);
@@ -170,108 +157,34 @@ pub fn run(ctx: &Context, cmd: UserCommand) -> Outcome {
             println!("password hash:  {scheme}");
         }
         UserCommand::Disable(UserArg { user }) => {
-            let u = find(&mut conn, &user)?;
-            let ended = write_tx(&mut conn, |c| {
-                users::set_disabled(c, &u.id, Some(now))?;
-                let ended = sessions::revoke_all_for_user(c, &u.id, None, now, "account disabled")?;
-                audit::store(
-                    c,
-                    &NewEvent::new(
-                        now,
-                        Event::AccountDisabled,
-                        Some(&u.id),
-                        Some(&u.username),
-                        "by an administrator",
-                        "cli",
-                        None,
-                    ),
-                )?;
-                Ok::<_, diesel::result::Error>(ended)
-            })?;
+            let u = find(app, &user).await?;
+            let ended = account::disable(app, &u, &origin).await?;
             println!(
                 "disabled {}; ended {} session(s) (they stop working within {} s on every instance)",
                 u.username,
-                ended.len(),
-                ctx.settings.session_revalidate_interval
+                ended,
+                app.settings.session_revalidate_interval
             );
         }
         UserCommand::Enable(UserArg { user }) => {
-            let u = find(&mut conn, &user)?;
-            write_tx(&mut conn, |c| {
-                users::set_disabled(c, &u.id, None)?;
-                audit::store(
-                    c,
-                    &NewEvent::new(
-                        now,
-                        Event::AccountEnabled,
-                        Some(&u.id),
-                        Some(&u.username),
-                        "by an administrator",
-                        "cli",
-                        None,
-                    ),
-                )
-            })?;
+            let u = find(app, &user).await?;
+            account::enable(app, &u, &origin).await?;
             println!("enabled {}", u.username);
         }
         UserCommand::Delete(UserArg { user }) => {
-            let u = find(&mut conn, &user)?;
-            write_tx(&mut conn, |c| {
-                users::delete(c, &u.id)?;
-                audit::store(
-                    c,
-                    &NewEvent::new(
-                        now,
-                        Event::AccountDeleted,
-                        Some(&u.id),
-                        Some(&u.username),
-                        "deleted by an administrator",
-                        "cli",
-                        None,
-                    ),
-                )
-            })?;
+            let u = find(app, &user).await?;
+            if !account::delete(app, &u, account::By::Administrator, &origin).await? {
+                return Err(Failure::input(format!("no user {user:?}")));
+            }
             println!("deleted {} and all their sessions", u.username);
         }
         UserCommand::SetPassword(UserArg { user }) => {
-            let u = find(&mut conn, &user)?;
+            let u = find(app, &user).await?;
             let pw = read_password(&format!("New password for {}", u.username))?;
-            password::check_policy(&pw, &u.username, &u.email)
+            let ended = account::set_password(app, &u, &pw, &origin)
+                .await?
                 .map_err(|e| Failure::input(format!("password refused: {e}")))?;
-            let hash = password::hash(&pw, ctx.settings.bcrypt_cost)
-                .map_err(|e| Failure::env(format!("bcrypt failed: {e}")))?;
-            // One write transaction (on SQLite it takes the write lock up front, so it waits
-            // for a running sign-in instead of failing). A sign-in that checked the old
-            // password meanwhile then fails its own compare (`record_login_if_unchanged`), and
-            // one that committed first has its session ended here.
-            let ended = write_tx(&mut conn, |c| {
-                users::set_password_hash(c, &u.id, &hash, now)?;
-                let ended = sessions::revoke_all_for_user(
-                    c,
-                    &u.id,
-                    None,
-                    now,
-                    "password set by an administrator",
-                )?;
-                audit::store(
-                    c,
-                    &NewEvent::new(
-                        now,
-                        Event::PasswordChanged,
-                        Some(&u.id),
-                        Some(&u.username),
-                        "set by an administrator",
-                        "cli",
-                        None,
-                    ),
-                )?;
-                Ok::<_, diesel::result::Error>(ended)
-            })?;
-            println!(
-                "password set for {}; ended {} session(s)",
-                u.username,
-                ended.len()
-            );
+            println!("password set for {}; ended {ended} session(s)", u.username);
         }
     }
     Ok(())

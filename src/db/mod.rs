@@ -1,9 +1,11 @@
 //! One connection type for both backends, chosen from the URL scheme; a pool whose blocking
 //! calls run off Rocket's async workers; per-backend embedded migrations.
 
+pub mod audit;
 pub mod groups;
 pub mod schema;
 pub mod sessions;
+pub mod throttle;
 pub mod users;
 
 use std::path::{Path, PathBuf};

@@ -78,6 +78,16 @@ pub fn find_by_email_key(conn: &mut DbConn, key: &str) -> QueryResult<Option<Use
         .optional()
 }
 
+/// The account a login form or a command names: by email when it holds an `@`, else by
+/// username (each by its unique key).
+pub fn find_by_login(conn: &mut DbConn, login: &str) -> QueryResult<Option<User>> {
+    if login.contains('@') {
+        find_by_email_key(conn, &crate::validate::email_key(login))
+    } else {
+        find_by_username_key(conn, &crate::validate::username_key(login))
+    }
+}
+
 pub fn username_taken(conn: &mut DbConn, key: &str) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
         users::table.filter(users::username_key.eq(key)),

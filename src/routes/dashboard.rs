@@ -4,11 +4,12 @@ use rocket::http::Status;
 use rocket::{get, routes, Route, State};
 use serde_json::json;
 
+use crate::app::App;
 use crate::error::AppError;
+use crate::service::sessions;
 use crate::web::guard::AuthUser;
-use crate::web::i18n;
+use crate::web::i18n::{self, DateFormats};
 use crate::web::page::{Ctx, Page};
-use crate::App;
 
 /// What the dashboard shows, formatted here rather than in the template: this is the
 /// busiest page, and Tera function calls and filters cost more than the formatting itself.
@@ -21,13 +22,13 @@ pub struct Shown<'a> {
     pub previous: Option<(i64, Option<&'a str>)>,
 }
 
-fn dashboard_page(app: &App, ctx: &Ctx, shown: Shown<'_>) -> Page {
+fn dashboard_page(dates: &DateFormats, ctx: &Ctx, shown: Shown<'_>) -> Page {
     let lang = ctx.lang;
     let last_login = shown.previous.map(|(at, ip)| {
         lang.t_args(
             "dashboard-last-login",
             &[
-                ("when", app.dates.format(lang, at).into()),
+                ("when", dates.format(lang, at).into()),
                 ("ip", ip.unwrap_or("").to_string().into()),
             ],
         )
@@ -41,23 +42,28 @@ fn dashboard_page(app: &App, ctx: &Ctx, shown: Shown<'_>) -> Page {
             // Flat names: Tera re-escapes a dotted path (`session.started.iso`) on every
             // lookup, which made these lookups a quarter of the page's cost.
             "started_iso": i18n::iso(shown.started),
-            "started_text": app.dates.format(lang, shown.started),
+            "started_text": dates.format(lang, shown.started),
             "expires_iso": i18n::iso(shown.expires),
-            "expires_text": app.dates.format(lang, shown.expires),
+            "expires_text": dates.format(lang, shown.expires),
             "absolute_iso": shown.absolute.map(i18n::iso),
-            "absolute_text": shown.absolute.map(|a| app.dates.format(lang, a)),
+            "absolute_text": shown.absolute.map(|a| dates.format(lang, a)),
             "remember": shown.remember,
         }),
     )
 }
 
 #[get("/dashboard")]
-async fn dashboard(app: &State<App>, user: AuthUser, ctx: Ctx) -> Result<Page, AppError> {
+async fn dashboard(
+    app: &State<App>,
+    dates: &State<DateFormats>,
+    user: AuthUser,
+    ctx: Ctx,
+) -> Result<Page, AppError> {
     // From memory when fresh (filled at sign-in and at every revalidation): a page view
     // with a fresh token makes no database query at all.
-    let view = app.session_views.get(app, user.sid()).await?;
+    let view = sessions::view(app, user.sid()).await?;
     Ok(dashboard_page(
-        app,
+        dates,
         &ctx,
         Shown {
             name: user.name(),
@@ -80,10 +86,10 @@ pub fn routes() -> Vec<Route> {
 /// benchmark's baseline ("a public page of the same build that renders the same template").
 #[cfg(feature = "bench")]
 #[get("/bench/page")]
-fn bench_page(app: &State<App>, ctx: Ctx) -> Page {
+fn bench_page(app: &State<App>, dates: &State<DateFormats>, ctx: Ctx) -> Page {
     let now = app.clock.now();
     let mut page = dashboard_page(
-        app,
+        dates,
         &ctx,
         Shown {
             name: "benchmark",

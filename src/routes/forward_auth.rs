@@ -8,11 +8,12 @@ use rocket::request::Request;
 use rocket::response::{self, Responder, Response};
 use rocket::{get, routes, Route, State};
 
+use crate::app::App;
 use crate::config::{AccessRule, Settings};
 use crate::error::AppError;
+use crate::service::profiles;
 use crate::web::guard::AuthUser;
 use crate::web::next;
-use crate::App;
 
 /// The headers gatehouse reads to learn which request a proxy is asking about. Each proxy
 /// overwrites the ones it sets and passes the client's others through unchanged, so none of
@@ -312,7 +313,7 @@ async fn verify(
         Err(AppError::Unauthorized) => return Ok(sign_in()),
         Err(e) => return Err(e),
     };
-    let Some(profile) = app.profiles.get(app, user.user_id()).await? else {
+    let Some(profile) = profiles::profile(app, user.user_id()).await? else {
         return Ok(sign_in());
     };
     let host = match &original {

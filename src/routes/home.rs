@@ -7,11 +7,11 @@ use rocket::{get, routes, Route, State};
 
 use rocket::http::{Cookie, CookieJar, SameSite};
 
+use crate::app::App;
 use crate::db::Health;
 use crate::error::AppError;
 use crate::web::guard::AuthUser;
 use crate::web::i18n::{self, Lang};
-use crate::App;
 
 #[get("/")]
 fn index(user: Option<AuthUser>) -> Redirect {

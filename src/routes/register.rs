@@ -5,23 +5,19 @@ use rocket::response::{Flash, Redirect};
 use rocket::{get, post, routes, Either, FromForm, Route, State};
 use serde_json::json;
 
-use crate::audit::{self, Event};
+use crate::app::App;
 use crate::auth::csrf::Binding;
-use crate::auth::device;
 use crate::auth::password::{check_policy, estimate};
-use crate::auth::session::{self, clip_user_agent};
-use crate::auth::throttle;
-use crate::db::users::{self, User};
-use crate::db::{is_unique_violation, write_tx};
 use crate::error::AppError;
-use crate::validate;
-use crate::web::client_ip::ClientIp;
+use crate::service::registration::{
+    self, Field, NewAccount, Problem, Problems, Registration, Secret,
+};
+use crate::web::cookies;
 use crate::web::flash::Notice;
 use crate::web::forms::{CsrfForm, CsrfProtected};
 use crate::web::i18n::Lang;
 use crate::web::page::{error_list, Ctx, FieldErrors, Page};
-use crate::web::UserAgent;
-use crate::App;
+use crate::web::Client;
 use rocket::serde::json::Json;
 
 #[derive(FromForm)]
@@ -81,123 +77,66 @@ fn register_form(ctx: Ctx) -> Either<Page, Redirect> {
 async fn register(
     app: &State<App>,
     ctx: Ctx,
-    ip: ClientIp,
-    ua: UserAgent,
+    client: Client,
     jar: &CookieJar<'_>,
     form: CsrfForm<RegisterForm>,
 ) -> Result<Result<Flash<Redirect>, Page>, AppError> {
     let f = form.into_inner();
-    let address = throttle::address_key(ip.0, app.settings.throttle_ipv6_prefix);
-    app.throttle.register_attempt(app, &address).await?;
-    let mut errors = FieldErrors::new();
-    let username = validate::username(&f.username)
-        .map_err(|key| errors.insert("username", ctx.lang.t(key)))
-        .ok();
-    let email = validate::email(&f.email)
-        .map_err(|key| errors.insert("email", ctx.lang.t(key)))
-        .ok();
-    let name_for_policy = username
-        .as_ref()
-        .map_or(f.username.as_str(), |u| u.display.as_str());
-    if let Err(problem) = check_policy(&f.password, name_for_policy, &f.email) {
-        errors.insert("password", ctx.lang.password_problem(&problem));
-    } else if f.password != f.password_confirm {
-        errors.insert("password_confirm", ctx.lang.t("error-password-mismatch"));
-    }
-    // Server-side strength feedback, so the meter works without JavaScript.
-    let strength =
-        (!f.password.is_empty()).then(|| estimate(&f.password, name_for_policy, &f.email).0);
-    let invalid = |errors: &FieldErrors| {
-        Ok(Err(register_page(
-            &ctx,
-            Status::UnprocessableEntity,
-            &f.username,
-            &f.email,
-            errors,
-            strength,
-        )))
+    let account = NewAccount {
+        username: &f.username,
+        email: &f.email,
+        secret: Secret::Password {
+            password: &f.password,
+            confirm: Some(&f.password_confirm),
+        },
     };
-    let (Some(username), Some(email)) = (username, email) else {
-        return invalid(&errors);
-    };
-    if errors.is_empty() {
-        // Checked before the (slow, bounded) hash so a taken name costs no bcrypt work.
-        let (u, e) = (username.key.clone(), email.key.clone());
-        let (name_taken, email_taken) = app
-            .db
-            .run(move |conn| {
-                Ok((
-                    users::username_taken(conn, &u)?,
-                    users::email_taken(conn, &e)?,
-                ))
-            })
-            .await?;
-        if name_taken {
-            errors.insert("username", ctx.lang.t("error-username-taken"));
+    match registration::register(app, &account, &client.0).await? {
+        Registration::Done { issued, user_id } => {
+            cookies::set_session(jar, &app.settings, &issued);
+            cookies::set_device(jar, &app.csrf, &app.settings, &user_id, None);
+            Ok(Ok(Notice::Welcome.after(Redirect::to("/dashboard"))))
         }
-        if email_taken {
-            errors.insert("email", ctx.lang.t("error-email-taken"));
+        Registration::Invalid(problems) => {
+            let errors = field_errors(ctx.lang, &problems);
+            // Server-side strength feedback, so the meter works without JavaScript.
+            let strength =
+                (!f.password.is_empty()).then(|| estimate(&f.password, &f.username, &f.email).0);
+            Ok(Err(register_page(
+                &ctx,
+                Status::UnprocessableEntity,
+                &f.username,
+                &f.email,
+                &errors,
+                strength,
+            )))
         }
     }
-    if !errors.is_empty() {
-        return invalid(&errors);
-    }
+}
 
-    let hash = app.hasher.hash(&f.password).await?;
-    let now = app.clock.now();
-    let user = User::new(&username, &email, hash, now);
-    let origin = session::Origin {
-        user_agent: clip_user_agent(ua.0.as_deref()),
-        client_ip: ip.to_string(),
-    };
-    let settings = app.settings.clone();
-    let new_user = user.clone();
-    // The account and its first session are made together or not at all.
-    let created = app
-        .db
-        .run(move |conn| {
-            let r = write_tx(conn, |c| {
-                users::insert(c, &new_user)?;
-                session::start(c, &settings, &new_user, false, &origin, now)
-                    .map(|started| started.session)
-            });
-            match r {
-                Err(AppError::Database(e)) if is_unique_violation(&e) => Ok(None),
-                other => other.map(Some),
-            }
+/// Each problem as its field's message, in the visitor's language.
+fn field_errors(lang: Lang, problems: &Problems) -> FieldErrors {
+    problems
+        .iter()
+        .map(|(field, problem)| {
+            let name = match field {
+                Field::Username => "username",
+                Field::Email => "email",
+                Field::Password => "password",
+                Field::PasswordConfirm => "password_confirm",
+            };
+            let message = match (field, problem) {
+                (_, Problem::Invalid(key)) => lang.t(key),
+                (Field::Email, Problem::Taken) => lang.t("error-email-taken"),
+                (_, Problem::Taken) => lang.t("error-username-taken"),
+                (_, Problem::JustTaken) => lang.t("error-just-taken"),
+                (_, Problem::Password(p)) => lang.password_problem(p),
+                (_, Problem::Mismatch) => lang.t("error-password-mismatch"),
+                // Only the command line imports hashes.
+                (_, Problem::NotBcrypt) => lang.t("error-400"),
+            };
+            (name, message)
         })
-        .await?;
-    let Some(created) = created else {
-        // Someone took the name or address between our check and the insert.
-        errors.insert("username", ctx.lang.t("error-just-taken"));
-        return invalid(&errors);
-    };
-    session::remember_view(app, &created, None, None, now);
-    let claims = session::claims(app, &user, &created, now);
-    let token = app.tokens.issue(&claims).map_err(|e| {
-        log::error!("cannot sign a session token: {e}");
-        AppError::Internal
-    })?;
-    session::set_cookie(
-        jar,
-        &app.settings,
-        token,
-        false,
-        created.absolute_expires_at,
-        now,
-    );
-    device::remember(&app.csrf, jar, &app.settings, &user.id, None);
-    audit::record(
-        app,
-        Event::Registered,
-        Some(&user.id),
-        Some(&user.username),
-        "ok",
-        ip,
-        Some(&created.id),
-    )
-    .await;
-    Ok(Ok(Notice::Welcome.after(Redirect::to("/dashboard"))))
+        .collect()
 }
 
 pub fn routes() -> Vec<Route> {

@@ -4,7 +4,7 @@ use rocket::http::{ContentType, Header};
 use rocket::serde::json::{json, Value};
 use rocket::{get, routes, Responder, Route, State};
 
-use crate::App;
+use crate::app::App;
 
 /// Short enough that a rotation reaches clients quickly; clients refetch on an unknown `kid`.
 const MAX_AGE: &str = "public, max-age=300";

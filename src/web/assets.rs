@@ -11,8 +11,6 @@ use rocket::response::{self, Responder, Response};
 use rocket::{get, routes, Route, State};
 use serde_json::{Map, Value};
 
-use crate::App;
-
 struct Asset {
     body: &'static [u8],
     content_type: ContentType,
@@ -106,8 +104,8 @@ impl<'r> Responder<'r, 'static> for Served<'r> {
 }
 
 #[get("/static/<name>?<v>")]
-fn file<'r>(app: &'r State<App>, name: &str, v: Option<&str>) -> Option<Served<'r>> {
-    let asset = app.assets.files.get(name)?;
+fn file<'r>(assets: &'r State<Assets>, name: &str, v: Option<&str>) -> Option<Served<'r>> {
+    let asset = assets.files.get(name)?;
     Some(Served {
         asset,
         immutable: v == Some(asset.hash.as_str()),
@@ -115,8 +113,8 @@ fn file<'r>(app: &'r State<App>, name: &str, v: Option<&str>) -> Option<Served<'
 }
 
 #[get("/favicon.ico")]
-fn favicon(app: &State<App>) -> Option<Served<'_>> {
-    let asset = app.assets.files.get("favicon.svg")?;
+fn favicon(assets: &State<Assets>) -> Option<Served<'_>> {
+    let asset = assets.files.get("favicon.svg")?;
     Some(Served {
         asset,
         immutable: false,

@@ -63,7 +63,7 @@ fn peer(req: &Request<'_>) -> IpAddr {
 
 fn trusted_proxies<'r>(req: &'r Request<'_>) -> &'r [IpNet] {
     req.rocket()
-        .state::<crate::App>()
+        .state::<crate::app::App>()
         .map(|a| a.settings.trusted_proxies.as_slice())
         .unwrap_or(&[])
 }
@@ -76,13 +76,19 @@ pub fn from_trusted_proxy(req: &Request<'_>) -> bool {
     trusted_proxies(req).iter().any(|net| net.contains(&peer))
 }
 
+impl ClientIp {
+    pub fn of(req: &Request<'_>) -> ClientIp {
+        let xff: Vec<&str> = req.headers().get("X-Forwarded-For").collect();
+        ClientIp(resolve(peer(req), &xff, trusted_proxies(req)))
+    }
+}
+
 #[rocket::async_trait]
 impl<'r> FromRequest<'r> for ClientIp {
     type Error = Infallible;
 
     async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Infallible> {
-        let xff: Vec<&str> = req.headers().get("X-Forwarded-For").collect();
-        request::Outcome::Success(ClientIp(resolve(peer(req), &xff, trusted_proxies(req))))
+        request::Outcome::Success(ClientIp::of(req))
     }
 }
 

@@ -131,7 +131,7 @@ fn fallback_html(status: Status, title: &str, message: &str) -> String {
 
 /// Where a signed-out visitor to a protected page goes: the login page, coming back after.
 pub fn to_login(req: &Request<'_>) -> Redirect {
-    let app = req.rocket().state::<crate::App>();
+    let app = req.rocket().state::<crate::app::App>();
     if let (Method::Get, Some(app)) = (req.method(), app) {
         let target = req.uri().to_string();
         let next = super::next::sanitize_for(&app.settings, Some(&target));
@@ -145,13 +145,13 @@ pub fn to_login(req: &Request<'_>) -> Redirect {
 /// drops cookie changes made before a catcher runs), so the browser stops sending it.
 #[catch(401)]
 fn unauthorized(req: &Request<'_>) -> Redirect {
-    if let Some(app) = req.rocket().state::<crate::App>() {
+    if let Some(app) = req.rocket().state::<crate::app::App>() {
         if req
             .cookies()
             .get(app.settings.session_cookie_name())
             .is_some()
         {
-            crate::auth::session::clear_cookie(req.cookies(), &app.settings);
+            super::cookies::clear_session(req.cookies(), &app.settings);
         }
     }
     to_login(req)

@@ -11,9 +11,9 @@ use rocket::request::Request;
 
 use super::errors::fail;
 use super::guard::AuthUser;
+use crate::app::App;
 use crate::auth::csrf::Binding;
 use crate::error::AppError;
-use crate::App;
 
 /// IV-2: auth forms are small; anything bigger is refused before it is read.
 pub const FORM_LIMIT: u64 = 16 * 1024;

@@ -9,10 +9,11 @@ use rocket::http::Status;
 use rocket::outcome::Outcome;
 use rocket::request::{self, FromRequest, Request};
 
-use crate::auth::session;
+use super::cookies;
+use crate::app::App;
 use crate::auth::token::Claims;
 use crate::error::AppError;
-use crate::App;
+use crate::service::sessions;
 
 /// A signed-in user. Use `AuthUser` on pages that need one (signed-out visitors are sent to
 /// `/login?next=...`) and `Option<AuthUser>` where a page shows either state.
@@ -57,12 +58,12 @@ async fn authenticate(req: &Request<'_>) -> Verdict {
         Ok(c) => c,
         Err(e) => {
             log::debug!("session cookie refused: {e}");
-            session::clear_cookie(jar, settings);
+            cookies::clear_session(jar, settings);
             return Verdict::SignedOut;
         }
     };
     if app.denylist.contains(&claims.sid, now) {
-        session::clear_cookie(jar, settings);
+        cookies::clear_session(jar, settings);
         return Verdict::SignedOut;
     }
     let fresh = now - claims.iat < settings.session_revalidate_interval;
@@ -70,24 +71,17 @@ async fn authenticate(req: &Request<'_>) -> Verdict {
     if fresh && claims.iat > app.started_at {
         return Verdict::SignedIn(AuthUser { claims });
     }
-    match session::revalidate(app, &claims).await {
+    match sessions::revalidate(app, &claims).await {
         Ok(Some(fresh)) => {
-            session::set_cookie(
-                jar,
-                settings,
-                fresh.token,
-                fresh.remember,
-                fresh.absolute_expires_at,
-                now,
-            );
+            cookies::set_session(jar, settings, &fresh);
             Verdict::SignedIn(AuthUser {
                 claims: Arc::new(fresh.claims),
             })
         }
         Ok(None) => {
             // Ended elsewhere (another instance, the CLI, expiry): refuse it here from now on.
-            session::deny(app, &claims.sid, claims.exp);
-            session::clear_cookie(jar, settings);
+            sessions::deny(app, &claims.sid, claims.exp);
+            cookies::clear_session(jar, settings);
             Verdict::SignedOut
         }
         Err(e) => {

@@ -3,6 +3,8 @@
 pub mod assets;
 pub mod client_ip;
 pub mod connections;
+pub mod cookies;
+pub mod devices;
 pub mod errors;
 pub mod flash;
 pub mod forms;
@@ -17,16 +19,20 @@ use std::convert::Infallible;
 
 use rocket::request::{self, FromRequest, Request};
 
-/// The `User-Agent` header, if any: shown on the devices page, never trusted.
-pub struct UserAgent(pub Option<String>);
+use crate::service::Origin;
+
+/// Where a request comes from, as the service layer records it: the client's address (as
+/// `trusted_proxies` resolve it) and its `User-Agent` (shown on the devices page, never
+/// trusted).
+pub struct Client(pub Origin);
 
 #[rocket::async_trait]
-impl<'r> FromRequest<'r> for UserAgent {
+impl<'r> FromRequest<'r> for Client {
     type Error = Infallible;
 
     async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Infallible> {
-        request::Outcome::Success(UserAgent(
-            req.headers().get_one("User-Agent").map(str::to_string),
-        ))
+        let ip = client_ip::ClientIp::of(req);
+        let ua = req.headers().get_one("User-Agent");
+        request::Outcome::Success(Client(Origin::web(ip.0, ua)))
     }
 }

@@ -8,13 +8,13 @@ use rocket::response::content::RawHtml;
 use rocket::response::{self, Responder};
 use serde_json::{json, Map, Value};
 
+use crate::app::App;
 use crate::auth::csrf::Binding;
 use crate::error::AppError;
 use crate::web::flash::Notice;
 use crate::web::forms::pre_session_value;
 use crate::web::guard::AuthUser;
 use crate::web::i18n::Lang;
-use crate::App;
 
 /// What every page needs to render its layout: who is signed in, the language, the flash.
 pub struct Ctx {

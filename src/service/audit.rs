@@ -1,6 +1,6 @@
 //! The audit trail (SECURITY-BAR LG-8): every auth event as a structured log line and a row
 //! in `audit_events`. What is recorded is chosen here, in one place, so no password, token
-//! or CSRF value can slip in: callers pass ids, names and fixed reason strings only.
+//! or CSRF value can slip in: callers pass ids, names, an [`Event`] and a [`Reason`] only.
 //!
 //! Refusals (a sign-in refused during a ban) are the exception to one row per event: a
 //! banned client's 429 costs it nothing, so a flood of them must cost us nothing either (no
@@ -12,13 +12,13 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use diesel::prelude::*;
+use diesel::QueryResult;
 
-use crate::db::schema::audit_events;
-use crate::db::write_tx;
+use super::Origin;
+use crate::app::App;
+pub use crate::db::audit::{NewEvent, StoredEvent};
+use crate::db::{audit, write_tx, DbConn};
 use crate::error::AppError;
-use crate::web::client_ip::ClientIp;
-use crate::App;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Event {
@@ -52,73 +52,172 @@ impl Event {
         }
     }
 
+    pub fn parse(s: &str) -> Option<Event> {
+        ALL_EVENTS.iter().copied().find(|e| e.as_str() == s)
+    }
+
     /// Refused before any real work, so cheap to repeat: counted, not stored one by one.
     fn is_refusal(self) -> bool {
         self == Event::LoginThrottled
     }
 }
 
-#[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = audit_events)]
-pub struct NewEvent {
-    pub created_at: i64,
-    pub event: String,
-    pub user_id: Option<String>,
-    pub username: Option<String>,
-    pub reason: String,
-    pub client_ip: String,
-    pub session_id: Option<String>,
-    /// How many events this row stands for (refusals, see the module comment).
-    pub count: i64,
-    /// The latest of them, when there is more than one.
-    pub last_at: Option<i64>,
+const ALL_EVENTS: [Event; 11] = [
+    Event::Registered,
+    Event::LoginSucceeded,
+    Event::LoginFailed,
+    Event::LoginThrottled,
+    Event::Logout,
+    Event::SessionRevoked,
+    Event::PasswordChanged,
+    Event::AccountDeleted,
+    Event::AccountDisabled,
+    Event::AccountEnabled,
+    Event::BansCleared,
+];
+
+/// Why an event happened, as stored in `audit_events.reason` (the strings are kept as they
+/// were, so older rows read the same).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
+    Ok,
+    PasswordHashUpgraded,
+    UnknownUser,
+    AccountBanned,
+    AccountDisabled,
+    WrongPassword,
+    PasswordChangedDuringSignIn,
+    AddressBanned,
+    WrongCurrentPassword,
+    AccountBannedAtPasswordCheck,
+    OneDevice,
+    AllOtherDevices,
+    DeletedByOwner,
+    ByAdministrator,
+    CreatedByAdministrator,
+    DeletedByAdministrator,
+    SetByAdministrator,
+    AccountBanLifted,
+    AddressBanLifted,
+    AllBansLifted,
 }
 
-impl NewEvent {
-    pub fn new(
-        now: i64,
-        event: Event,
-        user_id: Option<&str>,
-        username: Option<&str>,
-        reason: &str,
-        client_ip: &str,
-        session_id: Option<&str>,
-    ) -> Self {
-        NewEvent {
-            created_at: now,
-            event: event.as_str().to_string(),
-            user_id: user_id.map(str::to_string),
-            username: username.map(str::to_string),
-            reason: reason.to_string(),
-            client_ip: client_ip.to_string(),
-            session_id: session_id.map(str::to_string),
-            count: 1,
-            last_at: None,
+const ALL_REASONS: [Reason; 20] = [
+    Reason::Ok,
+    Reason::PasswordHashUpgraded,
+    Reason::UnknownUser,
+    Reason::AccountBanned,
+    Reason::AccountDisabled,
+    Reason::WrongPassword,
+    Reason::PasswordChangedDuringSignIn,
+    Reason::AddressBanned,
+    Reason::WrongCurrentPassword,
+    Reason::AccountBannedAtPasswordCheck,
+    Reason::OneDevice,
+    Reason::AllOtherDevices,
+    Reason::DeletedByOwner,
+    Reason::ByAdministrator,
+    Reason::CreatedByAdministrator,
+    Reason::DeletedByAdministrator,
+    Reason::SetByAdministrator,
+    Reason::AccountBanLifted,
+    Reason::AddressBanLifted,
+    Reason::AllBansLifted,
+];
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Ok => "ok",
+            Reason::PasswordHashUpgraded => "password hash upgraded",
+            Reason::UnknownUser => "unknown user",
+            Reason::AccountBanned => "account banned",
+            Reason::AccountDisabled => "account disabled",
+            Reason::WrongPassword => "wrong password",
+            Reason::PasswordChangedDuringSignIn => "password changed during sign-in",
+            Reason::AddressBanned => "address banned",
+            Reason::WrongCurrentPassword => "wrong current password",
+            Reason::AccountBannedAtPasswordCheck => "account banned (password check)",
+            Reason::OneDevice => "one device",
+            Reason::AllOtherDevices => "all other devices",
+            Reason::DeletedByOwner => "deleted by its owner",
+            Reason::ByAdministrator => "by an administrator",
+            Reason::CreatedByAdministrator => "created by an administrator",
+            Reason::DeletedByAdministrator => "deleted by an administrator",
+            Reason::SetByAdministrator => "set by an administrator",
+            Reason::AccountBanLifted => "account ban lifted by an administrator",
+            Reason::AddressBanLifted => "address ban lifted by an administrator",
+            Reason::AllBansLifted => "all bans lifted by an administrator",
         }
     }
 
-    fn log(&self) {
-        let line = serde_json::json!({
-            "audit": self.event,
-            "time": self.created_at,
-            "user_id": self.user_id,
-            "username": self.username,
-            "reason": self.reason,
-            "client_ip": self.client_ip,
-            "session_id": self.session_id,
-        });
-        log::info!(target: "gatehouse::audit", "{line}");
+    pub fn parse(s: &str) -> Option<Reason> {
+        ALL_REASONS.iter().copied().find(|r| r.as_str() == s)
     }
 }
 
-/// Logs and stores one event on a connection the caller holds (the CLI, or inside a
-/// transaction, so the event lands with the change it describes).
-pub fn store(conn: &mut crate::db::DbConn, event: &NewEvent) -> QueryResult<()> {
-    event.log();
-    diesel::insert_into(audit_events::table)
-        .values(event)
-        .execute(conn)
-        .map(|_| ())
+/// One event's row: who (`user_id`, `username`), what, why, from where (an address, or
+/// `cli` for the command line), in which session.
+pub fn event(
+    now: i64,
+    event: Event,
+    user_id: Option<&str>,
+    username: Option<&str>,
+    reason: Reason,
+    origin: &Origin,
+    session_id: Option<&str>,
+) -> NewEvent {
+    new_row(
+        now,
+        event,
+        user_id,
+        username,
+        reason,
+        &origin.audit_address(),
+        session_id,
+    )
+}
+
+fn new_row(
+    now: i64,
+    event: Event,
+    user_id: Option<&str>,
+    username: Option<&str>,
+    reason: Reason,
+    client_ip: &str,
+    session_id: Option<&str>,
+) -> NewEvent {
+    NewEvent {
+        created_at: now,
+        event: event.as_str().to_string(),
+        user_id: user_id.map(str::to_string),
+        username: username.map(str::to_string),
+        reason: reason.as_str().to_string(),
+        client_ip: client_ip.to_string(),
+        session_id: session_id.map(str::to_string),
+        count: 1,
+        last_at: None,
+    }
+}
+
+fn log(e: &NewEvent) {
+    let line = serde_json::json!({
+        "audit": e.event,
+        "time": e.created_at,
+        "user_id": e.user_id,
+        "username": e.username,
+        "reason": e.reason,
+        "client_ip": e.client_ip,
+        "session_id": e.session_id,
+    });
+    log::info!(target: "gatehouse::audit", "{line}");
+}
+
+/// Logs and stores one event inside the caller's transaction, so the event lands with the
+/// change it describes (or not at all).
+pub fn store(conn: &mut DbConn, event: &NewEvent) -> QueryResult<()> {
+    log(event);
+    audit::insert(conn, event).map(|_| ())
 }
 
 /// Logs and stores one event. Storing is best effort: an audit row must never be the reason
@@ -129,12 +228,12 @@ pub async fn record(
     event: Event,
     user_id: Option<&str>,
     username: Option<&str>,
-    reason: &'static str,
-    ip: ClientIp,
+    reason: Reason,
+    origin: &Origin,
     session_id: Option<&str>,
 ) {
     let now = app.clock.now();
-    let ip = ip.to_string();
+    let ip = origin.audit_address();
     let tally = if event.is_refusal() {
         let key = RefusalKey {
             event,
@@ -152,23 +251,15 @@ pub async fn record(
     } else {
         None
     };
-    let mut row = NewEvent::new(now, event, user_id, username, reason, &ip, session_id);
+    let mut row = new_row(now, event, user_id, username, reason, &ip, session_id);
     if let Some((_, key)) = &tally {
         // Past the itemising cap, a refusal is counted with others of its reason.
         row.user_id = key.user_id.clone();
         row.username = row.user_id.as_ref().and(row.username.take());
         row.client_ip = key.client_ip.clone();
     }
-    row.log();
-    let stored = app
-        .db
-        .run(move |conn| {
-            Ok(diesel::insert_into(audit_events::table)
-                .values(&row)
-                .returning(audit_events::id)
-                .get_result::<i64>(conn)?)
-        })
-        .await;
+    log(&row);
+    let stored = app.db.run(move |conn| Ok(audit::insert(conn, &row)?)).await;
     if let Err(e) = &stored {
         log::error!("audit event not stored: {e}");
     }
@@ -181,7 +272,7 @@ pub async fn record(
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct RefusalKey {
     event: Event,
-    reason: &'static str,
+    reason: Reason,
     user_id: Option<String>,
     client_ip: String,
 }
@@ -372,7 +463,7 @@ impl Refusals {
                 }
                 continue;
             }
-            let mut event = NewEvent::new(
+            let mut event = new_row(
                 tally.first_at,
                 tally.key.event,
                 tally.key.user_id.as_deref(),
@@ -469,22 +560,13 @@ pub async fn flush_refusals(app: &App) -> Result<Flushed, AppError> {
     }
 }
 
-fn write_pending(conn: &mut crate::db::DbConn, p: &Pending) -> QueryResult<Option<i64>> {
+fn write_pending(conn: &mut DbConn, p: &Pending) -> QueryResult<Option<i64>> {
     match p.row {
         Some(id) => {
-            diesel::update(audit_events::table.find(id))
-                .set((
-                    audit_events::count.eq(audit_events::count + p.count),
-                    audit_events::last_at.eq(p.event.last_at),
-                ))
-                .execute(conn)?;
+            audit::add_to_count(conn, id, p.count, p.event.last_at)?;
             Ok(None)
         }
-        None => diesel::insert_into(audit_events::table)
-            .values(&p.event)
-            .returning(audit_events::id)
-            .get_result(conn)
-            .map(Some),
+        None => audit::insert(conn, &p.event).map(Some),
     }
 }
 
@@ -521,20 +603,7 @@ pub async fn prune(app: &App, now: i64) -> Result<usize, AppError> {
     for _ in 0..PRUNE_MAX_BATCHES {
         let deleted = app
             .db
-            .run(move |conn| {
-                let old: Vec<i64> = audit_events::table
-                    .filter(audit_events::created_at.lt(before))
-                    .select(audit_events::id)
-                    .limit(PRUNE_BATCH)
-                    .load(conn)?;
-                if old.is_empty() {
-                    return Ok(0);
-                }
-                Ok(
-                    diesel::delete(audit_events::table.filter(audit_events::id.eq_any(old)))
-                        .execute(conn)?,
-                )
-            })
+            .run(move |conn| Ok(audit::delete_older_than(conn, before, PRUNE_BATCH)?))
             .await?;
         total += deleted;
         if (deleted as i64) < PRUNE_BATCH {
@@ -546,64 +615,38 @@ pub async fn prune(app: &App, now: i64) -> Result<usize, AppError> {
     Ok(total)
 }
 
-/// A stored event, as the account page shows it.
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = audit_events)]
-pub struct StoredEvent {
-    pub id: i64,
-    pub created_at: i64,
-    pub event: String,
-    pub user_id: Option<String>,
-    pub username: Option<String>,
-    pub reason: String,
-    pub client_ip: String,
-    pub session_id: Option<String>,
-    pub count: i64,
-    pub last_at: Option<i64>,
-}
-
 /// The user's own latest events, newest first.
-pub fn recent_for_user(
-    conn: &mut crate::db::DbConn,
+pub async fn recent_for_user(
+    app: &App,
     user_id: &str,
     limit: i64,
-) -> QueryResult<Vec<StoredEvent>> {
-    audit_events::table
-        .filter(audit_events::user_id.eq(user_id))
-        .order((audit_events::created_at.desc(), audit_events::id.desc()))
-        .limit(limit)
-        .select(StoredEvent::as_select())
-        .load(conn)
+) -> Result<Vec<StoredEvent>, AppError> {
+    let id = user_id.to_string();
+    app.db
+        .run(move |conn| Ok(audit::recent_for_user(conn, &id, limit)?))
+        .await
 }
 
-/// What an event means to its user, in their language; a row that stands for several
-/// refusals says how many.
-pub fn describe_for(lang: crate::web::i18n::Lang, e: &StoredEvent) -> String {
-    let key = describe(&e.event, &e.reason);
-    if e.count > 1 {
-        let repeated = format!("{key}-repeated");
-        return lang.t_args(&repeated, &[("count", e.count.into())]);
-    }
-    lang.t(key)
-}
-
-/// The message key for what an event means to its user.
-pub fn describe(event: &str, reason: &str) -> &'static str {
+/// The message key for what a stored event means to its user.
+pub fn message_key(e: &StoredEvent) -> &'static str {
+    let Some(event) = Event::parse(&e.event) else {
+        return "event-other";
+    };
+    let reason = Reason::parse(&e.reason);
     match (event, reason) {
-        ("registered", _) => "event-registered",
-        ("login_succeeded", _) => "event-login-succeeded",
-        ("login_failed", "wrong current password") => "event-wrong-current-password",
-        ("login_failed", _) => "event-login-failed",
-        ("login_throttled", _) => "event-login-throttled",
-        ("logout", _) => "event-logout",
-        ("session_revoked", "all other devices") => "event-session-revoked-all",
-        ("session_revoked", _) => "event-session-revoked",
-        ("password_changed", _) => "event-password-changed",
-        ("account_disabled", _) => "event-account-disabled",
-        ("account_enabled", _) => "event-account-enabled",
-        ("account_deleted", _) => "event-account-deleted",
-        ("bans_cleared", _) => "event-bans-cleared",
-        _ => "event-other",
+        (Event::Registered, _) => "event-registered",
+        (Event::LoginSucceeded, _) => "event-login-succeeded",
+        (Event::LoginFailed, Some(Reason::WrongCurrentPassword)) => "event-wrong-current-password",
+        (Event::LoginFailed, _) => "event-login-failed",
+        (Event::LoginThrottled, _) => "event-login-throttled",
+        (Event::Logout, _) => "event-logout",
+        (Event::SessionRevoked, Some(Reason::AllOtherDevices)) => "event-session-revoked-all",
+        (Event::SessionRevoked, _) => "event-session-revoked",
+        (Event::PasswordChanged, _) => "event-password-changed",
+        (Event::AccountDisabled, _) => "event-account-disabled",
+        (Event::AccountEnabled, _) => "event-account-enabled",
+        (Event::AccountDeleted, _) => "event-account-deleted",
+        (Event::BansCleared, _) => "event-bans-cleared",
     }
 }
 
@@ -614,7 +657,7 @@ mod tests {
     fn key(ip: &str) -> RefusalKey {
         RefusalKey {
             event: Event::LoginThrottled,
-            reason: "address banned",
+            reason: Reason::AddressBanned,
             user_id: None,
             client_ip: ip.to_string(),
         }

@@ -1,38 +1,23 @@
-//! The session lifecycle: start (a new row and `sid` at every sign-in), revalidate (the only
-//! database check a signed-in request ever makes, at most once per revalidate interval),
-//! and end (revoke the row, refuse the `sid` at once on this instance).
+//! The session lifecycle: start (a new row and `sid` at every sign-in), issue (a token for
+//! it), revalidate (the only database check a signed-in request ever makes, at most once per
+//! revalidate interval), and end (revoke the row, refuse the `sid` at once on this instance),
+//! by its owner or an administrator.
 
-use rocket::http::{Cookie, CookieJar, SameSite};
-use rocket::time::{Duration, OffsetDateTime};
+use std::sync::Arc;
 
-use super::token::Claims;
-use super::token::CLOCK_LEEWAY;
+use super::audit::{self, Event, Reason};
+use super::{Issued, Origin};
+use crate::app::App;
+use crate::auth::token::{Claims, CLOCK_LEEWAY};
+use crate::cache::session_views::SessionView;
 use crate::config::Settings;
 use crate::db::sessions::{self, Session};
 use crate::db::users::User;
-use crate::db::write_tx;
+use crate::db::{write_tx, DbConn};
 use crate::error::AppError;
-use crate::App;
-
-/// Who is signing in, from where.
-pub struct Origin {
-    pub user_agent: String,
-    pub client_ip: String,
-}
-
-/// User agents are shown back to the user and stored, never trusted: keep them short.
-const MAX_USER_AGENT: usize = 512;
-
-pub fn clip_user_agent(ua: Option<&str>) -> String {
-    ua.unwrap_or("")
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(MAX_USER_AGENT)
-        .collect()
-}
 
 /// A token for a session, `exp` sliding but never past the absolute expiry (JW-7).
-pub fn claims(app: &App, user: &User, session: &Session, now: i64) -> Claims {
+fn claims(app: &App, user: &User, session: &Session, now: i64) -> Claims {
     let exp = (now + app.settings.idle_timeout(session.remember)).min(session.absolute_expires_at);
     Claims {
         iss: app.tokens.issuer().to_string(),
@@ -47,6 +32,22 @@ pub fn claims(app: &App, user: &User, session: &Session, now: i64) -> Claims {
     }
 }
 
+/// Signs a token for `session`. A key that cannot sign is a server fault (500), logged here.
+pub fn issue(app: &App, user: &User, session: &Session, now: i64) -> Result<Issued, AppError> {
+    let claims = claims(app, user, session, now);
+    let token = app.tokens.issue(&claims).map_err(|e| {
+        log::error!("cannot sign a session token: {e}");
+        AppError::Internal
+    })?;
+    Ok(Issued {
+        token,
+        claims,
+        remember: session.remember,
+        absolute_expires_at: session.absolute_expires_at,
+        issued_at: now,
+    })
+}
+
 /// A session just made, and the sessions it pushed out (the per-user cap).
 pub struct Started {
     pub session: Session,
@@ -58,14 +59,14 @@ pub struct Started {
 /// caller's write transaction, so a failure leaves no half-made session. For an account just
 /// made; a sign-in by password uses [`start_verified`].
 pub fn start(
-    conn: &mut crate::db::DbConn,
+    conn: &mut DbConn,
     s: &Settings,
     user: &User,
     remember: bool,
     origin: &Origin,
     now: i64,
 ) -> Result<Started, AppError> {
-    crate::db::users::record_login(conn, &user.id, now, &origin.client_ip)?;
+    crate::db::users::record_login(conn, &user.id, now, &origin.audit_address())?;
     open(conn, s, user, remember, origin, now)
 }
 
@@ -82,7 +83,7 @@ pub struct Verified<'a> {
 /// over the sign-in, instead of the sign-in making a session after that change ended every
 /// other one.
 pub fn start_verified(
-    conn: &mut crate::db::DbConn,
+    conn: &mut DbConn,
     s: &Settings,
     user: &User,
     verified: &Verified<'_>,
@@ -96,7 +97,7 @@ pub fn start_verified(
         verified.hash,
         verified.upgrade,
         now,
-        &origin.client_ip,
+        &origin.audit_address(),
     )?;
     if !unchanged {
         return Ok(None);
@@ -105,7 +106,7 @@ pub fn start_verified(
 }
 
 fn open(
-    conn: &mut crate::db::DbConn,
+    conn: &mut DbConn,
     s: &Settings,
     user: &User,
     remember: bool,
@@ -130,7 +131,7 @@ fn open(
         absolute_expires_at: absolute,
         remember,
         user_agent: origin.user_agent.clone(),
-        client_ip: origin.client_ip.clone(),
+        client_ip: origin.audit_address(),
         revoked_at: None,
         revoked_reason: None,
     };
@@ -138,57 +139,10 @@ fn open(
     Ok(Started { session, evicted })
 }
 
-/// The session cookie (CK-1): HttpOnly, SameSite=Lax, Path=/, no Domain, Secure with the
-/// `__Host-` name when configured. Persistent only for "remember me".
-pub fn set_cookie(
-    jar: &CookieJar<'_>,
-    settings: &Settings,
-    token: String,
-    remember: bool,
-    absolute_expires_at: i64,
-    now: i64,
-) {
-    let mut cookie = base_cookie(settings, token);
-    if remember {
-        cookie.set_max_age(Duration::seconds((absolute_expires_at - now).max(0)));
-    }
-    jar.add(cookie);
-}
-
-/// The attributes the session cookie is always set and cleared with.
-fn base_cookie(settings: &Settings, value: String) -> Cookie<'static> {
-    let mut cookie = Cookie::build((settings.session_cookie_name(), value))
-        .path("/")
-        .http_only(true)
-        .secure(settings.secure_cookies)
-        .same_site(SameSite::Lax)
-        .build();
-    if let Some(domain) = &settings.cookie_domain {
-        cookie.set_domain(domain.clone());
-    }
-    cookie
-}
-
-/// Clears the session cookie with the same attributes it was set with (CK-1).
-pub fn clear_cookie(jar: &CookieJar<'_>, settings: &Settings) {
-    let mut cookie = base_cookie(settings, String::new());
-    cookie.set_max_age(Duration::ZERO);
-    cookie.set_expires(OffsetDateTime::UNIX_EPOCH);
-    jar.add(cookie);
-}
-
-/// A token re-issued after the session row checked out.
-pub struct Refreshed {
-    pub token: String,
-    pub claims: Claims,
-    pub remember: bool,
-    pub absolute_expires_at: i64,
-}
-
 /// Checks the session row (exists, belongs to the token's user, not revoked, user enabled,
 /// not past idle or absolute expiry), records activity and re-issues the token.
 /// `Ok(None)` means the session is over.
-pub async fn revalidate(app: &App, old: &Claims) -> Result<Option<Refreshed>, AppError> {
+pub async fn revalidate(app: &App, old: &Claims) -> Result<Option<Issued>, AppError> {
     let now = app.clock.now();
     let sid = old.sid.clone();
     let settings = app.settings.clone();
@@ -227,17 +181,7 @@ pub async fn revalidate(app: &App, old: &Claims) -> Result<Option<Refreshed>, Ap
         user.previous_login_ip.clone(),
         now,
     );
-    let claims = claims(app, &user, &session, now);
-    let token = app.tokens.issue(&claims).map_err(|e| {
-        log::error!("cannot sign a session token: {e}");
-        AppError::Internal
-    })?;
-    Ok(Some(Refreshed {
-        token,
-        claims,
-        remember: session.remember,
-        absolute_expires_at: session.absolute_expires_at,
-    }))
+    issue(app, &user, &session, now).map(Some)
 }
 
 /// Keeps what the dashboard shows about a session in memory (see `session_views`).
@@ -251,7 +195,7 @@ pub fn remember_view(
 ) {
     app.session_views.put(
         &session.id,
-        super::session_views::SessionView {
+        SessionView {
             absolute_expires_at: session.absolute_expires_at,
             remember: session.remember,
             previous_login_at,
@@ -260,6 +204,30 @@ pub fn remember_view(
         now,
         app.settings.session_revalidate_interval,
     );
+}
+
+/// What the dashboard shows about session `sid`: from memory when fresh, else from the
+/// database (`None`: the session is gone).
+pub async fn view(app: &App, sid: &str) -> Result<Option<Arc<SessionView>>, AppError> {
+    let now = app.clock.now();
+    let max_age = app.settings.session_revalidate_interval;
+    if let Some(view) = app.session_views.get(sid, now, max_age) {
+        return Ok(Some(view));
+    }
+    let id = sid.to_string();
+    let row = app
+        .db
+        .run(move |conn| Ok(sessions::find_with_user(conn, &id)?))
+        .await?;
+    Ok(row.map(|(s, u)| {
+        let view = SessionView {
+            absolute_expires_at: s.absolute_expires_at,
+            remember: s.remember,
+            previous_login_at: u.previous_login_at,
+            previous_login_ip: u.previous_login_ip,
+        };
+        app.session_views.put(sid, view, now, max_age)
+    }))
 }
 
 /// Puts `sid` on this instance's deny list for as long as one of its tokens could still be
@@ -286,4 +254,138 @@ pub async fn end(app: &App, claims: &Claims, reason: &'static str) -> Result<boo
     app.db
         .run(move |conn| Ok(write_tx(conn, |c| sessions::revoke(c, &sid, now, reason))?))
         .await
+}
+
+/// Signing out: the session ends everywhere (see [`end`]) and the sign-out is audited.
+pub async fn sign_out(app: &App, claims: &Claims, origin: &Origin) -> Result<(), AppError> {
+    end(app, claims, "signed out").await?;
+    audit::record(
+        app,
+        Event::Logout,
+        Some(&claims.sub),
+        Some(&claims.name),
+        Reason::Ok,
+        origin,
+        Some(&claims.sid),
+    )
+    .await;
+    Ok(())
+}
+
+/// A user's live sessions, oldest first.
+pub async fn list(app: &App, user_id: &str) -> Result<Vec<Session>, AppError> {
+    let now = app.clock.now();
+    let uid = user_id.to_string();
+    app.db
+        .run(move |conn| Ok(sessions::live_for_user(conn, &uid, now)?))
+        .await
+}
+
+/// Who ends sessions: their owner (from one of their sessions) or an administrator.
+#[derive(Debug, Clone, Copy)]
+pub enum By<'a> {
+    Owner(&'a Claims),
+    Administrator,
+}
+
+impl By<'_> {
+    fn audit_reason(self, owner: Reason) -> Reason {
+        match self {
+            By::Owner(_) => owner,
+            By::Administrator => Reason::ByAdministrator,
+        }
+    }
+
+    /// The session the change was made from, for the audit row.
+    fn session(&self) -> Option<&str> {
+        match self {
+            By::Owner(claims) => Some(&claims.sid),
+            By::Administrator => None,
+        }
+    }
+}
+
+/// Ends session `sid` of `user` (`false`: the user has no such live session; anyone else's
+/// id is simply not found). The revocation and its audit row land together.
+pub async fn revoke(
+    app: &App,
+    user: &User,
+    sid: &str,
+    by: By<'_>,
+    origin: &Origin,
+) -> Result<bool, AppError> {
+    let now = app.clock.now();
+    let row = audit::event(
+        now,
+        Event::SessionRevoked,
+        Some(&user.id),
+        Some(&user.username),
+        by.audit_reason(Reason::OneDevice),
+        origin,
+        Some(sid),
+    );
+    let row_reason = match by {
+        By::Owner(_) => "revoked by its owner",
+        By::Administrator => "revoked by an administrator",
+    };
+    let (uid, id) = (user.id.clone(), sid.to_string());
+    let revoked = app
+        .db
+        .run(move |conn| {
+            Ok(write_tx(conn, |c| {
+                let live = matches!(
+                    sessions::find(c, &id)?,
+                    Some(s) if s.user_id == uid && s.revoked_at.is_none()
+                );
+                if !live || !sessions::revoke(c, &id, now, row_reason)? {
+                    return Ok(false);
+                }
+                audit::store(c, &row)?;
+                Ok::<_, diesel::result::Error>(true)
+            })?)
+        })
+        .await?;
+    if revoked {
+        deny_all(app, &[sid.to_string()]);
+    }
+    Ok(revoked)
+}
+
+/// Ends every live session of `user` but `keep` (the owner's current one), with one audit
+/// row; returns the ids ended.
+pub async fn revoke_all(
+    app: &App,
+    user: &User,
+    keep: Option<&str>,
+    by: By<'_>,
+    origin: &Origin,
+) -> Result<Vec<String>, AppError> {
+    let now = app.clock.now();
+    let row = audit::event(
+        now,
+        Event::SessionRevoked,
+        Some(&user.id),
+        Some(&user.username),
+        by.audit_reason(Reason::AllOtherDevices),
+        origin,
+        by.session(),
+    );
+    let row_reason = match by {
+        By::Owner(_) => "signed out by its owner",
+        By::Administrator => "revoked by an administrator",
+    };
+    let (uid, keep) = (user.id.clone(), keep.map(str::to_string));
+    let ended = app
+        .db
+        .run(move |conn| {
+            Ok(write_tx(conn, |c| {
+                let ended =
+                    sessions::revoke_all_for_user(c, &uid, keep.as_deref(), now, row_reason)?;
+                audit::store(c, &row)?;
+                Ok::<_, diesel::result::Error>(ended)
+            })?)
+        })
+        .await?;
+    deny_all(app, &ended);
+    Ok(ended)
 }

@@ -24,54 +24,19 @@
 //! ([`Throttle::fail`]); a success takes this attempt's rows back
 //! ([`clear_after_success`]).
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
 
 use aws_lc_rs::digest::{digest, SHA256};
-use diesel::prelude::*;
+use diesel::QueryResult;
 use ipnet::Ipv6Net;
 
+use crate::app::App;
+use crate::cache::known_bans::KnownBans;
 use crate::config::Settings;
-use crate::db::schema::{bans, throttle_events};
+pub use crate::db::throttle::BanKind;
+use crate::db::throttle::{self, Ban, Recent};
 use crate::db::{write_tx, DbConn};
 use crate::error::AppError;
-use crate::App;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum BanKind {
-    Account,
-    Ip,
-    Device,
-}
-
-impl BanKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BanKind::Account => "account",
-            BanKind::Ip => "ip",
-            BanKind::Device => "device",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<BanKind> {
-        match s {
-            "account" => Some(BanKind::Account),
-            "ip" => Some(BanKind::Ip),
-            "device" => Some(BanKind::Device),
-            _ => None,
-        }
-    }
-
-    /// The `throttle_events.kind` whose count leads to this ban.
-    fn event(self) -> &'static str {
-        match self {
-            BanKind::Account => "login_account",
-            BanKind::Ip => "login_ip",
-            BanKind::Device => "login_device",
-        }
-    }
-}
 
 const REGISTER_EVENT: &str = "register_ip";
 
@@ -89,6 +54,15 @@ pub fn address_key(ip: IpAddr, ipv6_prefix: u8) -> String {
                 .map(|net| net.trunc().to_string())
                 .unwrap_or_else(|_| v6.to_string()),
         },
+    }
+}
+
+/// The key `origin`'s address is counted under ([`address_key`]); the command line, which
+/// no limit applies to, is its own key.
+pub fn origin_key(app: &App, origin: &super::Origin) -> String {
+    match origin.ip {
+        Some(ip) => address_key(ip, app.settings.throttle_ipv6_prefix),
+        None => origin.audit_address(),
     }
 }
 
@@ -210,26 +184,12 @@ struct Refusal {
     retry_after: i64,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = bans)]
-pub struct Ban {
-    pub kind: String,
-    pub key: String,
-    pub until: i64,
-    pub created_at: i64,
-    pub reason: String,
-}
-
-/// Bans known to this instance: (kind, key) -> (until, when the database last said so).
-/// An entry is trusted for `session_revalidate_interval`, so a ban lifted with
-/// `gatehouse bans clear` stops applying everywhere within that interval.
+/// The sign-in throttle of this instance: the bans it has seen, so a banned client's flood
+/// is refused without a query.
 #[derive(Default)]
 pub struct Throttle {
-    known: Mutex<HashMap<(BanKind, String), (i64, i64)>>,
+    known: KnownBans,
 }
-
-/// Most bans remembered in memory; beyond that the database alone answers.
-const KNOWN_CAP: usize = 100_000;
 
 impl Throttle {
     pub fn new() -> Self {
@@ -237,23 +197,12 @@ impl Throttle {
     }
 
     fn remember(&self, kind: BanKind, key: &str, until: i64, now: i64) {
-        let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
-        if known.len() >= KNOWN_CAP {
-            known.retain(|_, (u, _)| *u > now);
-        }
-        if known.len() < KNOWN_CAP {
-            known.insert((kind, key.to_string()), (until, now));
-        }
+        self.known.remember(kind, key, until, now);
     }
 
     fn known_until(&self, app: &App, kind: BanKind, key: &str) -> Option<i64> {
-        let now = app.clock.now();
         let max_age = app.settings.session_revalidate_interval;
-        let known = self.known.lock().unwrap_or_else(|p| p.into_inner());
-        known
-            .get(&(kind, key.to_string()))
-            .filter(|(until, checked)| *until > now && now - *checked < max_age)
-            .map(|(until, _)| *until)
+        self.known.until(kind, key, app.clock.now(), max_age)
     }
 
     /// 429 with `Retry-After` if this instance knows the address (its [`address_key`]) is
@@ -320,7 +269,7 @@ impl Throttle {
             .db
             .run(move |conn| {
                 Ok(write_tx(conn, |c| {
-                    serialise(c, &counters)?;
+                    lock(c, &counters)?;
                     let mut new_bans = Vec::new();
                     for counter in &counters {
                         if let Some(until) = ban_if_at_limit(c, counter, now, ban_time)? {
@@ -358,12 +307,7 @@ impl Throttle {
         let ids: Vec<i64> = reservation.held.iter().map(|h| h.id).collect();
         let released = app
             .db
-            .run(move |conn| {
-                Ok(
-                    diesel::delete(throttle_events::table.filter(throttle_events::id.eq_any(ids)))
-                        .execute(conn)?,
-                )
-            })
+            .run(move |conn| Ok(throttle::delete_events(conn, &ids)?))
             .await;
         if let Err(e) = released {
             log::error!("cannot release a sign-in attempt's throttle rows: {e}");
@@ -405,14 +349,11 @@ fn too_many(retry_after: i64) -> AppError {
 /// the count). Attempts that reserved after this one stay counted.
 pub fn clear_after_success(conn: &mut DbConn, reservation: &Reservation) -> QueryResult<()> {
     for Held { counter, id, .. } in &reservation.held {
-        let mine = throttle_events::table
-            .filter(throttle_events::kind.eq(counter.event))
-            .filter(throttle_events::key.eq(&counter.key));
         match counter.ban {
             Some(BanKind::Account | BanKind::Device) => {
-                diesel::delete(mine.filter(throttle_events::id.le(id))).execute(conn)?
+                throttle::delete_events_through(conn, counter.event, &counter.key, *id)?
             }
-            _ => diesel::delete(mine.filter(throttle_events::id.eq(id))).execute(conn)?,
+            _ => throttle::delete_events(conn, &[*id])?,
         };
     }
     Ok(())
@@ -426,21 +367,14 @@ fn reserve_rows(
     counters: &[Counter],
     now: i64,
 ) -> QueryResult<(Vec<Held>, Option<Refusal>)> {
-    serialise(conn, counters)?;
+    lock(conn, counters)?;
     let mut held = Vec::with_capacity(counters.len());
     for (at, counter) in counters.iter().enumerate() {
-        let recent = Recent::of(conn, counter, now)?;
-        if let Some(refusal) = recent.refusal(counter, at, now) {
+        let recent = counter.recent(conn, now)?;
+        if let Some(refusal) = counter.refusal(&recent, at, now) {
             return Ok((held, Some(refusal)));
         }
-        let id = diesel::insert_into(throttle_events::table)
-            .values((
-                throttle_events::kind.eq(counter.event),
-                throttle_events::key.eq(&counter.key),
-                throttle_events::created_at.eq(now),
-            ))
-            .returning(throttle_events::id)
-            .get_result(conn)?;
+        let id = throttle::insert_event(conn, counter.event, &counter.key, now)?;
         held.push(Held {
             counter: counter.clone(),
             id,
@@ -463,81 +397,47 @@ fn ban_if_at_limit(
     let Some(kind) = counter.ban else {
         return Ok(None);
     };
-    let recent = Recent::of(conn, counter, now)?;
+    let recent = counter.recent(conn, now)?;
     if recent.count < counter.limit || recent.ban_until.is_some() {
         return Ok(None);
     }
     let until = now + ban_time;
-    put_ban(
+    throttle::put_ban(
         conn,
-        kind,
-        &counter.key,
-        until,
-        now,
-        "too many failed sign-ins",
+        &Ban {
+            kind: kind.as_str().to_string(),
+            key: counter.key.clone(),
+            until,
+            created_at: now,
+            reason: "too many failed sign-ins".to_string(),
+        },
     )?;
-    let kept: Vec<i64> = throttle_events::table
-        .filter(throttle_events::kind.eq(counter.event))
-        .filter(throttle_events::key.eq(&counter.key))
-        .order(throttle_events::id.desc())
-        .limit(counter.limit - 1)
-        .select(throttle_events::id)
-        .load(conn)?;
-    let spent = throttle_events::table
-        .filter(throttle_events::kind.eq(counter.event))
-        .filter(throttle_events::key.eq(&counter.key));
-    match kept.last() {
-        Some(oldest_kept) => {
-            diesel::delete(spent.filter(throttle_events::id.lt(oldest_kept))).execute(conn)?
-        }
-        None => diesel::delete(spent).execute(conn)?,
-    };
+    throttle::keep_newest_events(conn, counter.event, &counter.key, counter.limit - 1)?;
     Ok(Some(until))
 }
 
-/// What the database says about a counter's key.
-struct Recent {
-    /// Events within the window, in flight ones included.
-    count: i64,
-    oldest: Option<i64>,
-    /// When the key's ban lifts, if it has one.
-    ban_until: Option<i64>,
-}
-
-impl Recent {
-    /// One statement: the count, and the ban as a subquery.
-    fn of(conn: &mut DbConn, counter: &Counter, now: i64) -> QueryResult<Recent> {
+impl Counter {
+    /// What the database says about this counter's key now.
+    fn recent(&self, conn: &mut DbConn, now: i64) -> QueryResult<Recent> {
         // Registrations ban nothing: a kind no ban has.
-        let ban_kind = counter.ban.map_or("", BanKind::as_str);
-        let ban = bans::table
-            .filter(bans::kind.eq(ban_kind))
-            .filter(bans::key.eq(&counter.key))
-            .filter(bans::until.gt(now))
-            .select(bans::until)
-            .single_value();
-        let (count, oldest, ban_until) = throttle_events::table
-            .filter(throttle_events::kind.eq(counter.event))
-            .filter(throttle_events::key.eq(&counter.key))
-            .filter(throttle_events::created_at.gt(now - counter.window))
-            .select((
-                diesel::dsl::count_star(),
-                diesel::dsl::min(throttle_events::created_at),
-                ban,
-            ))
-            .get_result(conn)?;
-        Ok(Recent {
-            count,
-            oldest,
-            ban_until,
-        })
+        let ban_kind = self.ban.map_or("", BanKind::as_str);
+        throttle::recent(
+            conn,
+            self.event,
+            &self.key,
+            ban_kind,
+            now - self.window,
+            now,
+        )
     }
 
     /// Why a gating counter refuses the attempt, if it does.
-    fn refusal(&self, counter: &Counter, at: usize, now: i64) -> Option<Refusal> {
+    fn refusal(&self, recent: &Recent, at: usize, now: i64) -> Option<Refusal> {
+        let counter = self;
         if !counter.gates {
             return None;
         }
-        if let Some(until) = self.ban_until {
+        if let Some(until) = recent.ban_until {
             let (ban_until, retry_after) = (Some(until), until - now);
             return Some(Refusal {
                 at,
@@ -545,39 +445,18 @@ impl Recent {
                 retry_after,
             });
         }
-        (self.count >= counter.limit).then(|| Refusal {
+        (recent.count >= counter.limit).then(|| Refusal {
             at,
             ban_until: None,
-            retry_after: self.oldest.unwrap_or(now) + counter.window - now,
+            retry_after: recent.oldest.unwrap_or(now) + counter.window - now,
         })
     }
 }
 
-/// PostgreSQL at READ COMMITTED lets two transactions count the same key at once and both
-/// add a row; an advisory lock per key (held to the end of the transaction) makes them take
-/// turns. One statement takes them all, in ascending order (PostgreSQL evaluates a select
-/// list left to right), so two attempts never wait on each other crosswise. It must be a
-/// statement of its own: the counting statement's snapshot has to start after the wait.
-/// SQLite needs nothing: `write_tx` begins with `BEGIN IMMEDIATE`, which already serialises
-/// writers.
-fn serialise(conn: &mut DbConn, counters: &[Counter]) -> QueryResult<()> {
-    let DbConn::Pg(pg) = conn else {
-        return Ok(());
-    };
-    let mut locks: Vec<i64> = counters.iter().map(|c| lock_id(c.event, &c.key)).collect();
-    locks.sort_unstable();
-    locks.dedup();
-    if locks.is_empty() {
-        return Ok(());
-    }
-    let calls: Vec<String> = (1..=locks.len())
-        .map(|i| format!("pg_advisory_xact_lock(${i})"))
-        .collect();
-    let mut query = diesel::sql_query(format!("SELECT {}", calls.join(", "))).into_boxed();
-    for lock in locks {
-        query = query.bind::<diesel::sql_types::BigInt, _>(lock);
-    }
-    query.execute(pg).map(|_| ())
+/// Serialises attempts on the same keys across instances (see `db::throttle::lock_keys`).
+fn lock(conn: &mut DbConn, counters: &[Counter]) -> QueryResult<()> {
+    let locks: Vec<i64> = counters.iter().map(|c| lock_id(c.event, &c.key)).collect();
+    throttle::lock_keys(conn, &locks)
 }
 
 /// A stable 64-bit id for a counter's key (instances of different builds must agree, so not
@@ -592,75 +471,12 @@ fn lock_id(event: &str, key: &str) -> i64 {
     i64::from_be_bytes(first)
 }
 
-fn put_ban(
-    conn: &mut DbConn,
-    kind: BanKind,
-    key: &str,
-    until: i64,
-    now: i64,
-    reason: &str,
-) -> QueryResult<()> {
-    // An expired row for the same key may still be there: replace it.
-    diesel::delete(
-        bans::table
-            .filter(bans::kind.eq(kind.as_str()))
-            .filter(bans::key.eq(key)),
-    )
-    .execute(conn)?;
-    diesel::insert_into(bans::table)
-        .values(&Ban {
-            kind: kind.as_str().to_string(),
-            key: key.to_string(),
-            until,
-            created_at: now,
-            reason: reason.to_string(),
-        })
-        .execute(conn)
-        .map(|_| ())
-}
-
-/// Every ban still in force, soonest to lift first (for `gatehouse bans list`).
-pub fn list_bans(conn: &mut DbConn, now: i64) -> QueryResult<Vec<Ban>> {
-    bans::table
-        .filter(bans::until.gt(now))
-        .order(bans::until.asc())
-        .select(Ban::as_select())
-        .load(conn)
-}
-
 /// Lifts bans (all, or those of one kind and key) and their failure counts.
 pub fn clear_bans(conn: &mut DbConn, only: Option<(BanKind, &str)>) -> QueryResult<usize> {
     match only {
-        Some((kind, key)) => {
-            diesel::delete(
-                throttle_events::table
-                    .filter(throttle_events::kind.eq(kind.event()))
-                    .filter(throttle_events::key.eq(key)),
-            )
-            .execute(conn)?;
-            diesel::delete(
-                bans::table
-                    .filter(bans::kind.eq(kind.as_str()))
-                    .filter(bans::key.eq(key)),
-            )
-            .execute(conn)
-        }
-        None => {
-            diesel::delete(throttle_events::table.filter(throttle_events::kind.ne(REGISTER_EVENT)))
-                .execute(conn)?;
-            diesel::delete(bans::table).execute(conn)
-        }
+        Some((kind, key)) => throttle::clear_ban(conn, kind.as_str(), kind.event(), key),
+        None => throttle::clear_all_bans(conn, REGISTER_EVENT),
     }
-}
-
-/// Deletes events older than any window that counts them, and lifted bans.
-pub fn prune(conn: &mut DbConn, now: i64, oldest_window: i64) -> QueryResult<usize> {
-    let events = diesel::delete(
-        throttle_events::table.filter(throttle_events::created_at.le(now - oldest_window)),
-    )
-    .execute(conn)?;
-    let lifted = diesel::delete(bans::table.filter(bans::until.le(now))).execute(conn)?;
-    Ok(events + lifted)
 }
 
 #[cfg(test)]
