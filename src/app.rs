@@ -9,13 +9,13 @@ use crate::auth::keys::{KeyError, KeyRing};
 use crate::auth::password::Hasher;
 use crate::auth::token::TokenService;
 use crate::cache::denylist::DenyList;
+use crate::cache::known_bans::KnownBans;
 use crate::cache::profiles::Profiles;
+use crate::cache::refusals::Refusals;
 use crate::cache::session_views::SessionViews;
 use crate::clock::Clock;
 use crate::config::{ConfigError, Settings};
 use crate::db::{Db, DbError};
-use crate::service::audit::Refusals;
-use crate::service::throttle::Throttle;
 
 /// Why gatehouse could not start. Each says what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -43,7 +43,8 @@ pub struct Services {
     pub csrf: CsrfKey,
     pub hasher: Hasher,
     pub denylist: DenyList,
-    pub throttle: Throttle,
+    /// Bans this instance has seen (`service::throttle`).
+    pub known_bans: KnownBans,
     pub profiles: Profiles,
     pub session_views: SessionViews,
     /// Sign-in refusals counted between two upkeep passes (`service::audit`).
@@ -104,7 +105,7 @@ impl App {
             csrf,
             hasher,
             denylist: DenyList::new(DENY_LIST_CAP),
-            throttle: Throttle::new(),
+            known_bans: KnownBans::default(),
             profiles: Profiles::new(PROFILE_CACHE_CAP),
             session_views: SessionViews::new(PROFILE_CACHE_CAP),
             refusals: Refusals::new(REFUSAL_TALLY_CAP),

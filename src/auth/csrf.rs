@@ -10,7 +10,8 @@ use aws_lc_rs::hmac;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 
-use super::keys::{create_private_dir, write_private_file, KeyError};
+use super::keys::KeyError;
+use crate::files::{create_private_dir, make_private, write_private_file};
 
 const NONCE_LEN: usize = 16;
 const TAG_LEN: usize = 32;
@@ -47,6 +48,11 @@ impl CsrfKey {
                     })
                 }
             }
+        }
+        // An older install or a careless copy may have left the key readable by others; it
+        // signs CSRF tokens and device cookies (which let a browser in during an account ban).
+        if let Err(e) = make_private(&path) {
+            log::warn!("cannot check {}'s permissions: {e}", path.display());
         }
         let text = std::fs::read_to_string(&path).map_err(|source| KeyError::Read {
             path: path.clone(),

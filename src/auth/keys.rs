@@ -2,10 +2,10 @@
 //! named by their RFC 7638 thumbprint. A file that cannot be read or parsed stops the start:
 //! replacing it silently would log everyone out or, worse, hide tampering.
 
+use crate::files::{create_private_dir, make_private, write_private_file};
 use std::collections::HashMap;
 use std::fmt;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -497,90 +497,6 @@ pub fn generate(dir: &Path, alg: Alg, now: i64) -> Result<PathBuf, KeyError> {
 
 fn pkcs8_pem(der: &[u8]) -> String {
     pem::encode(&pem::Pem::new("PRIVATE KEY", der.to_vec()))
-}
-
-/// Creates `dir` (and parents) with mode 0700 where it does not exist yet.
-pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-    }
-    #[cfg(not(unix))]
-    fs::create_dir_all(dir)
-}
-
-/// Writes a secret file with mode 0600 via a temporary name and an atomic rename; refuses to
-/// overwrite an existing file.
-pub fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    let mut suffix = [0u8; 8];
-    let _ = aws_lc_rs::rand::fill(&mut suffix);
-    let tmp = path.with_extension(format!("tmp-{}", b64(&suffix)));
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let result = (|| {
-        let mut file = options.open(&tmp)?;
-        file.write_all(contents)?;
-        file.sync_all()?;
-        // hard_link fails if the target exists, so two instances racing never overwrite a key.
-        fs::hard_link(&tmp, path)
-    })();
-    let _ = fs::remove_file(&tmp);
-    result
-}
-
-/// A warning that must not be lost: files are checked while the server starts, before
-/// Rocket has installed its logger (and the CLI has none), when `log` would drop it.
-fn warn_now(message: &str) {
-    if log::max_level() == log::LevelFilter::Off {
-        eprintln!("gatehouse: warning: {message}");
-    } else {
-        log::warn!("{message}");
-    }
-}
-
-/// Takes group and other permissions off a secret file that has them (an install made before
-/// files were created private, or a careless copy), and logs that it did. A file that is not
-/// there is fine; one that cannot be changed (another owner) is logged and left alone.
-pub fn make_private(path: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let meta = match fs::metadata(path) {
-            Ok(m) => m,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(e),
-        };
-        let mode = meta.permissions().mode() & 0o7777;
-        if mode & 0o077 != 0 {
-            let private = mode & 0o700;
-            warn_now(
-                &match fs::set_permissions(path, fs::Permissions::from_mode(private)) {
-                    Ok(()) => format!(
-                        "{} was readable by other users (mode {mode:o}); it is now {private:o}",
-                        path.display()
-                    ),
-                    Err(e) => format!(
-                        "{} is readable by other users (mode {mode:o}) and cannot be made private \
-                     ({e}); run: chmod 600 {}",
-                        path.display(),
-                        path.display()
-                    ),
-                },
-            );
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = path;
-    Ok(())
 }
 
 #[cfg(test)]

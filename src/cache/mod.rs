@@ -22,5 +22,6 @@ pub mod denylist;
 pub mod fresh;
 pub mod known_bans;
 pub mod profiles;
+pub mod refusals;
 pub mod session_views;
 pub mod verified_tokens;

@@ -1,9 +1,147 @@
-//! The audit trail's rows (`audit_events`). What is recorded, and when, is `service::audit`.
+//! The audit trail's rows (`audit_events`) and their vocabulary. What is recorded, and when,
+//! is `service::audit`.
 
 use diesel::prelude::*;
 
 use super::schema::audit_events;
 use super::DbConn;
+
+/// What happened, as stored in `audit_events.event`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Event {
+    Registered,
+    LoginSucceeded,
+    LoginFailed,
+    LoginThrottled,
+    Logout,
+    SessionRevoked,
+    PasswordChanged,
+    AccountDeleted,
+    AccountDisabled,
+    AccountEnabled,
+    BansCleared,
+}
+
+impl Event {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Event::Registered => "registered",
+            Event::LoginSucceeded => "login_succeeded",
+            Event::LoginFailed => "login_failed",
+            Event::LoginThrottled => "login_throttled",
+            Event::Logout => "logout",
+            Event::SessionRevoked => "session_revoked",
+            Event::PasswordChanged => "password_changed",
+            Event::AccountDeleted => "account_deleted",
+            Event::AccountDisabled => "account_disabled",
+            Event::AccountEnabled => "account_enabled",
+            Event::BansCleared => "bans_cleared",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Event> {
+        ALL_EVENTS.iter().copied().find(|e| e.as_str() == s)
+    }
+
+    /// Refused before any real work, so cheap to repeat: counted, not stored one by one.
+    pub fn is_refusal(self) -> bool {
+        self == Event::LoginThrottled
+    }
+}
+
+const ALL_EVENTS: [Event; 11] = [
+    Event::Registered,
+    Event::LoginSucceeded,
+    Event::LoginFailed,
+    Event::LoginThrottled,
+    Event::Logout,
+    Event::SessionRevoked,
+    Event::PasswordChanged,
+    Event::AccountDeleted,
+    Event::AccountDisabled,
+    Event::AccountEnabled,
+    Event::BansCleared,
+];
+
+/// Why an event happened, as stored in `audit_events.reason` (the strings are kept as they
+/// were, so older rows read the same).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
+    Ok,
+    PasswordHashUpgraded,
+    UnknownUser,
+    AccountBanned,
+    AccountDisabled,
+    WrongPassword,
+    PasswordChangedDuringSignIn,
+    AddressBanned,
+    WrongCurrentPassword,
+    AccountBannedAtPasswordCheck,
+    OneDevice,
+    AllOtherDevices,
+    DeletedByOwner,
+    ByAdministrator,
+    CreatedByAdministrator,
+    DeletedByAdministrator,
+    SetByAdministrator,
+    AccountBanLifted,
+    AddressBanLifted,
+    AllBansLifted,
+}
+
+const ALL_REASONS: [Reason; 20] = [
+    Reason::Ok,
+    Reason::PasswordHashUpgraded,
+    Reason::UnknownUser,
+    Reason::AccountBanned,
+    Reason::AccountDisabled,
+    Reason::WrongPassword,
+    Reason::PasswordChangedDuringSignIn,
+    Reason::AddressBanned,
+    Reason::WrongCurrentPassword,
+    Reason::AccountBannedAtPasswordCheck,
+    Reason::OneDevice,
+    Reason::AllOtherDevices,
+    Reason::DeletedByOwner,
+    Reason::ByAdministrator,
+    Reason::CreatedByAdministrator,
+    Reason::DeletedByAdministrator,
+    Reason::SetByAdministrator,
+    Reason::AccountBanLifted,
+    Reason::AddressBanLifted,
+    Reason::AllBansLifted,
+];
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Ok => "ok",
+            Reason::PasswordHashUpgraded => "password hash upgraded",
+            Reason::UnknownUser => "unknown user",
+            Reason::AccountBanned => "account banned",
+            Reason::AccountDisabled => "account disabled",
+            Reason::WrongPassword => "wrong password",
+            Reason::PasswordChangedDuringSignIn => "password changed during sign-in",
+            Reason::AddressBanned => "address banned",
+            Reason::WrongCurrentPassword => "wrong current password",
+            Reason::AccountBannedAtPasswordCheck => "account banned (password check)",
+            Reason::OneDevice => "one device",
+            Reason::AllOtherDevices => "all other devices",
+            Reason::DeletedByOwner => "deleted by its owner",
+            Reason::ByAdministrator => "by an administrator",
+            Reason::CreatedByAdministrator => "created by an administrator",
+            Reason::DeletedByAdministrator => "deleted by an administrator",
+            Reason::SetByAdministrator => "set by an administrator",
+            Reason::AccountBanLifted => "account ban lifted by an administrator",
+            Reason::AddressBanLifted => "address ban lifted by an administrator",
+            Reason::AllBansLifted => "all bans lifted by an administrator",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Reason> {
+        ALL_REASONS.iter().copied().find(|r| r.as_str() == s)
+    }
+}
 
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = audit_events)]
@@ -19,6 +157,31 @@ pub struct NewEvent {
     pub count: i64,
     /// The latest of them, when there is more than one.
     pub last_at: Option<i64>,
+}
+
+impl NewEvent {
+    /// One event's row, standing for one event.
+    pub fn new(
+        now: i64,
+        event: Event,
+        user_id: Option<&str>,
+        username: Option<&str>,
+        reason: Reason,
+        client_ip: &str,
+        session_id: Option<&str>,
+    ) -> NewEvent {
+        NewEvent {
+            created_at: now,
+            event: event.as_str().to_string(),
+            user_id: user_id.map(str::to_string),
+            username: username.map(str::to_string),
+            reason: reason.as_str().to_string(),
+            client_ip: client_ip.to_string(),
+            session_id: session_id.map(str::to_string),
+            count: 1,
+            last_at: None,
+        }
+    }
 }
 
 /// A stored event, as the account page shows it.

@@ -382,7 +382,7 @@ fn prepare_sqlite_file(path: &Path) -> std::io::Result<()> {
         return Ok(());
     }
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        crate::auth::keys::create_private_dir(parent)?;
+        crate::files::create_private_dir(parent)?;
     }
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true);
@@ -394,7 +394,7 @@ fn prepare_sqlite_file(path: &Path) -> std::io::Result<()> {
     options.open(path)?;
     for suffix in ["", "-wal", "-shm"] {
         let file = PathBuf::from(format!("{name}{suffix}"));
-        crate::auth::keys::make_private(&file)?;
+        crate::files::make_private(&file)?;
     }
     Ok(())
 }

@@ -4,7 +4,7 @@
 //! ends and its audit row land together, or none of them.
 
 use super::audit::{self, Event, Reason};
-use super::throttle::{Attempt, Counting};
+use super::throttle::{self, Attempt, Counting};
 use super::{sessions, Issued, Origin};
 use crate::app::App;
 use crate::auth::device;
@@ -57,8 +57,8 @@ pub async fn check_current_password(
     origin: &Origin,
     device_cookie: Option<&str>,
 ) -> Result<Option<User>, AppError> {
-    let address = super::throttle::origin_key(app, origin);
-    app.throttle.check_known_address(app, &address)?;
+    let address = throttle::origin_key(app, origin);
+    throttle::check_known_address(app, &address)?;
     let user = load(app, &claims.sub)
         .await?
         .ok_or(AppError::Unauthorized)?;
@@ -69,20 +69,20 @@ pub async fn check_current_password(
         device: device.as_deref(),
         counting: Counting::Both,
     };
-    let reservation = app.throttle.reserve(app, &attempt).await?;
+    let reservation = throttle::reserve(app, &attempt).await?;
     let checked = (!reservation.refused()).then(|| user.password_hash.clone());
     let verified = match app.hasher.verify(password, checked).await {
         Ok(v) => v,
         Err(e) => {
-            app.throttle.release(app, &reservation).await;
+            throttle::release(app, &reservation).await;
             return Err(e);
         }
     };
     if verified.ok {
-        app.throttle.succeed(app, &reservation).await?;
+        throttle::succeed(app, &reservation).await?;
         return Ok(Some(user));
     }
-    app.throttle.fail(app, &reservation).await?;
+    throttle::fail(app, &reservation).await?;
     audit::record(
         app,
         Event::LoginFailed,

@@ -9,152 +9,15 @@
 //! ones only bump a counter in memory, which upkeep (`tasks.rs`) adds to that row's `count`
 //! and `last_at` every minute, with one log line saying how many more there were.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use diesel::QueryResult;
 
 use super::Origin;
 use crate::app::App;
-pub use crate::db::audit::{NewEvent, StoredEvent};
+use crate::cache::refusals::{Noted, Pending, RefusalKey};
+pub use crate::cache::refusals::{Refusals, MANY_ADDRESSES};
+pub use crate::db::audit::{Event, NewEvent, Reason, StoredEvent};
 use crate::db::{audit, write_tx, DbConn};
 use crate::error::AppError;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Event {
-    Registered,
-    LoginSucceeded,
-    LoginFailed,
-    LoginThrottled,
-    Logout,
-    SessionRevoked,
-    PasswordChanged,
-    AccountDeleted,
-    AccountDisabled,
-    AccountEnabled,
-    BansCleared,
-}
-
-impl Event {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Event::Registered => "registered",
-            Event::LoginSucceeded => "login_succeeded",
-            Event::LoginFailed => "login_failed",
-            Event::LoginThrottled => "login_throttled",
-            Event::Logout => "logout",
-            Event::SessionRevoked => "session_revoked",
-            Event::PasswordChanged => "password_changed",
-            Event::AccountDeleted => "account_deleted",
-            Event::AccountDisabled => "account_disabled",
-            Event::AccountEnabled => "account_enabled",
-            Event::BansCleared => "bans_cleared",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Event> {
-        ALL_EVENTS.iter().copied().find(|e| e.as_str() == s)
-    }
-
-    /// Refused before any real work, so cheap to repeat: counted, not stored one by one.
-    fn is_refusal(self) -> bool {
-        self == Event::LoginThrottled
-    }
-}
-
-const ALL_EVENTS: [Event; 11] = [
-    Event::Registered,
-    Event::LoginSucceeded,
-    Event::LoginFailed,
-    Event::LoginThrottled,
-    Event::Logout,
-    Event::SessionRevoked,
-    Event::PasswordChanged,
-    Event::AccountDeleted,
-    Event::AccountDisabled,
-    Event::AccountEnabled,
-    Event::BansCleared,
-];
-
-/// Why an event happened, as stored in `audit_events.reason` (the strings are kept as they
-/// were, so older rows read the same).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Reason {
-    Ok,
-    PasswordHashUpgraded,
-    UnknownUser,
-    AccountBanned,
-    AccountDisabled,
-    WrongPassword,
-    PasswordChangedDuringSignIn,
-    AddressBanned,
-    WrongCurrentPassword,
-    AccountBannedAtPasswordCheck,
-    OneDevice,
-    AllOtherDevices,
-    DeletedByOwner,
-    ByAdministrator,
-    CreatedByAdministrator,
-    DeletedByAdministrator,
-    SetByAdministrator,
-    AccountBanLifted,
-    AddressBanLifted,
-    AllBansLifted,
-}
-
-const ALL_REASONS: [Reason; 20] = [
-    Reason::Ok,
-    Reason::PasswordHashUpgraded,
-    Reason::UnknownUser,
-    Reason::AccountBanned,
-    Reason::AccountDisabled,
-    Reason::WrongPassword,
-    Reason::PasswordChangedDuringSignIn,
-    Reason::AddressBanned,
-    Reason::WrongCurrentPassword,
-    Reason::AccountBannedAtPasswordCheck,
-    Reason::OneDevice,
-    Reason::AllOtherDevices,
-    Reason::DeletedByOwner,
-    Reason::ByAdministrator,
-    Reason::CreatedByAdministrator,
-    Reason::DeletedByAdministrator,
-    Reason::SetByAdministrator,
-    Reason::AccountBanLifted,
-    Reason::AddressBanLifted,
-    Reason::AllBansLifted,
-];
-
-impl Reason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Reason::Ok => "ok",
-            Reason::PasswordHashUpgraded => "password hash upgraded",
-            Reason::UnknownUser => "unknown user",
-            Reason::AccountBanned => "account banned",
-            Reason::AccountDisabled => "account disabled",
-            Reason::WrongPassword => "wrong password",
-            Reason::PasswordChangedDuringSignIn => "password changed during sign-in",
-            Reason::AddressBanned => "address banned",
-            Reason::WrongCurrentPassword => "wrong current password",
-            Reason::AccountBannedAtPasswordCheck => "account banned (password check)",
-            Reason::OneDevice => "one device",
-            Reason::AllOtherDevices => "all other devices",
-            Reason::DeletedByOwner => "deleted by its owner",
-            Reason::ByAdministrator => "by an administrator",
-            Reason::CreatedByAdministrator => "created by an administrator",
-            Reason::DeletedByAdministrator => "deleted by an administrator",
-            Reason::SetByAdministrator => "set by an administrator",
-            Reason::AccountBanLifted => "account ban lifted by an administrator",
-            Reason::AddressBanLifted => "address ban lifted by an administrator",
-            Reason::AllBansLifted => "all bans lifted by an administrator",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Reason> {
-        ALL_REASONS.iter().copied().find(|r| r.as_str() == s)
-    }
-}
 
 /// One event's row: who (`user_id`, `username`), what, why, from where (an address, or
 /// `cli` for the command line), in which session.
@@ -167,7 +30,7 @@ pub fn event(
     origin: &Origin,
     session_id: Option<&str>,
 ) -> NewEvent {
-    new_row(
+    NewEvent::new(
         now,
         event,
         user_id,
@@ -176,28 +39,6 @@ pub fn event(
         &origin.audit_address(),
         session_id,
     )
-}
-
-fn new_row(
-    now: i64,
-    event: Event,
-    user_id: Option<&str>,
-    username: Option<&str>,
-    reason: Reason,
-    client_ip: &str,
-    session_id: Option<&str>,
-) -> NewEvent {
-    NewEvent {
-        created_at: now,
-        event: event.as_str().to_string(),
-        user_id: user_id.map(str::to_string),
-        username: username.map(str::to_string),
-        reason: reason.as_str().to_string(),
-        client_ip: client_ip.to_string(),
-        session_id: session_id.map(str::to_string),
-        count: 1,
-        last_at: None,
-    }
 }
 
 fn log(e: &NewEvent) {
@@ -251,7 +92,7 @@ pub async fn record(
     } else {
         None
     };
-    let mut row = new_row(now, event, user_id, username, reason, &ip, session_id);
+    let mut row = NewEvent::new(now, event, user_id, username, reason, &ip, session_id);
     if let Some((_, key)) = &tally {
         // Past the itemising cap, a refusal is counted with others of its reason.
         row.user_id = key.user_id.clone();
@@ -268,87 +109,6 @@ pub async fn record(
     }
 }
 
-/// What a refusal is counted under: one row per key per ban.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct RefusalKey {
-    event: Event,
-    reason: Reason,
-    user_id: Option<String>,
-    client_ip: String,
-}
-
-/// Stands for "refusals from more addresses than are itemised" in `client_ip`.
-pub const MANY_ADDRESSES: &str = "*";
-
-impl RefusalKey {
-    fn folded(&self) -> RefusalKey {
-        RefusalKey {
-            event: self.event,
-            reason: self.reason,
-            user_id: None,
-            client_ip: MANY_ADDRESSES.to_string(),
-        }
-    }
-
-    fn is_folded(&self) -> bool {
-        self.client_ip == MANY_ADDRESSES && self.user_id.is_none()
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Row {
-    /// The first refusal's row is being written.
-    Writing,
-    Stored(i64),
-    /// Its write failed (a full disk, an outage): upkeep writes it with the whole count.
-    Unstored,
-}
-
-#[derive(Debug)]
-struct Tally {
-    key: RefusalKey,
-    username: Option<String>,
-    first_at: i64,
-    last_at: i64,
-    /// Refusals not yet in the row's `count`.
-    pending: i64,
-    row: Row,
-}
-
-#[derive(Default)]
-struct Tallies {
-    all: HashMap<u64, Tally>,
-    /// The tally each key is counted in during its current ban.
-    open: HashMap<RefusalKey, u64>,
-    next: u64,
-}
-
-/// Refusals counted in memory between two upkeep passes. Bounded: at most `cap` tallies
-/// (open, or closed but not yet written); beyond that, a new key is counted in one tally per
-/// reason whose `client_ip` is [`MANY_ADDRESSES`].
-pub struct Refusals {
-    tallies: Mutex<Tallies>,
-    cap: usize,
-}
-
-/// What [`Refusals::note`] decided.
-enum Noted {
-    /// The first of its ban: write its row (with `key`, which may be folded) and report back.
-    First { tally: u64, key: RefusalKey },
-    /// Counted; nothing to write now.
-    Counted,
-}
-
-/// One row's worth of counted refusals, for upkeep to write.
-#[derive(Debug, Clone)]
-struct Pending {
-    tally: u64,
-    /// `None`: insert a row (its first write failed).
-    row: Option<i64>,
-    count: i64,
-    event: NewEvent,
-}
-
 /// Rows written by [`flush_refusals`].
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Flushed {
@@ -358,157 +118,6 @@ pub struct Flushed {
     pub inserted: usize,
     /// Refusals added to rows in all.
     pub refusals: i64,
-}
-
-impl Refusals {
-    pub fn new(cap: usize) -> Self {
-        Refusals {
-            tallies: Mutex::new(Tallies::default()),
-            cap,
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Tallies> {
-        self.tallies.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Tallies held in memory (for tests and the bound).
-    pub fn len(&self) -> usize {
-        self.lock().all.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Counts one refusal. A tally lasts one ban (`ban_time` from its first refusal): a
-    /// refusal after that belongs to a later ban and gets a row of its own.
-    fn note(&self, key: RefusalKey, username: Option<&str>, now: i64, ban_time: i64) -> Noted {
-        let mut t = self.lock();
-        let mut key = key;
-        loop {
-            if let Some(&id) = t.open.get(&key) {
-                if let Some(tally) = t.all.get_mut(&id) {
-                    if now < tally.first_at + ban_time {
-                        tally.pending += 1;
-                        tally.last_at = tally.last_at.max(now);
-                        return Noted::Counted;
-                    }
-                }
-                // That ban is over: its tally stays until upkeep has written it.
-                t.open.remove(&key);
-            }
-            if t.all.len() < self.cap || key.is_folded() {
-                break;
-            }
-            key = key.folded();
-        }
-        let id = t.next;
-        t.next += 1;
-        t.open.insert(key.clone(), id);
-        let username = if key.is_folded() {
-            None
-        } else {
-            username.map(str::to_string)
-        };
-        t.all.insert(
-            id,
-            Tally {
-                key: key.clone(),
-                username,
-                first_at: now,
-                last_at: now,
-                pending: 0,
-                row: Row::Writing,
-            },
-        );
-        Noted::First { tally: id, key }
-    }
-
-    /// The first refusal's row was written (`Some(id)`) or not.
-    fn stored(&self, tally: u64, row: Option<i64>) {
-        let mut t = self.lock();
-        if let Some(tally) = t.all.get_mut(&tally) {
-            match row {
-                Some(id) => tally.row = Row::Stored(id),
-                None => {
-                    tally.row = Row::Unstored;
-                    tally.pending += 1;
-                }
-            }
-        }
-    }
-
-    /// Takes what is to be written, and forgets tallies whose ban is over and whose counts
-    /// are all written.
-    fn take(&self, now: i64, ban_time: i64) -> Vec<Pending> {
-        let mut guard = self.lock();
-        let t = &mut *guard;
-        let mut out = Vec::new();
-        let mut done = Vec::new();
-        for (&id, tally) in t.all.iter_mut() {
-            let open = t.open.get(&tally.key) == Some(&id);
-            if open && now >= tally.first_at + ban_time {
-                t.open.remove(&tally.key);
-            }
-            let open = open && now < tally.first_at + ban_time;
-            let row = match tally.row {
-                Row::Writing => continue,
-                Row::Stored(row) => Some(row),
-                Row::Unstored => None,
-            };
-            if tally.pending == 0 {
-                if !open {
-                    done.push(id);
-                }
-                continue;
-            }
-            let mut event = new_row(
-                tally.first_at,
-                tally.key.event,
-                tally.key.user_id.as_deref(),
-                tally.username.as_deref(),
-                tally.key.reason,
-                &tally.key.client_ip,
-                None,
-            );
-            event.count = tally.pending;
-            event.last_at = Some(tally.last_at);
-            out.push(Pending {
-                tally: id,
-                row,
-                count: tally.pending,
-                event,
-            });
-            tally.pending = 0;
-            if row.is_none() {
-                tally.row = Row::Writing;
-            }
-        }
-        for id in done {
-            t.all.remove(&id);
-        }
-        out
-    }
-
-    /// Upkeep wrote `p` (`Ok`, with the row it inserted if any) or could not (`Err`: the
-    /// counts go back, to be written next time).
-    fn finish(&self, p: &Pending, written: Result<Option<i64>, ()>) {
-        let mut t = self.lock();
-        let Some(tally) = t.all.get_mut(&p.tally) else {
-            return;
-        };
-        match written {
-            Ok(Some(id)) => tally.row = Row::Stored(id),
-            Ok(None) => {}
-            Err(()) => {
-                tally.pending += p.count;
-                if p.row.is_none() {
-                    tally.row = Row::Unstored;
-                }
-            }
-        }
-    }
 }
 
 /// Rows per write transaction when flushing, so a big flush never holds the write lock long.
@@ -647,80 +256,5 @@ pub fn message_key(e: &StoredEvent) -> &'static str {
         (Event::AccountEnabled, _) => "event-account-enabled",
         (Event::AccountDeleted, _) => "event-account-deleted",
         (Event::BansCleared, _) => "event-bans-cleared",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn key(ip: &str) -> RefusalKey {
-        RefusalKey {
-            event: Event::LoginThrottled,
-            reason: Reason::AddressBanned,
-            user_id: None,
-            client_ip: ip.to_string(),
-        }
-    }
-
-    #[test]
-    fn tallies_are_bounded_whatever_the_number_of_addresses() {
-        let r = Refusals::new(100);
-        for i in 0..10_000 {
-            let ip = format!("2001:db8::{i:x}");
-            for _ in 0..3 {
-                if let Noted::First { tally, .. } = r.note(key(&ip), None, 1000, 300) {
-                    r.stored(tally, Some(i64::from(i)));
-                }
-            }
-        }
-        // 100 addresses counted apart, the rest together under one folded tally.
-        assert_eq!(r.len(), 101);
-        let pending = r.take(1000, 300);
-        let folded: Vec<_> = pending
-            .iter()
-            .filter(|p| p.event.client_ip == MANY_ADDRESSES)
-            .collect();
-        assert_eq!(folded.len(), 1);
-        // 9,900 addresses: the first refusal of all of them made the folded row, the rest
-        // are counted in it.
-        assert_eq!(folded[0].count, 9_900 * 3 - 1);
-        // Once the ban is over and everything is written, memory is given back.
-        for p in &pending {
-            r.finish(p, Ok(None));
-        }
-        assert!(r.take(1300, 300).is_empty());
-        assert!(r.is_empty());
-    }
-
-    #[test]
-    fn a_failed_write_keeps_the_count_for_the_next_pass() {
-        let r = Refusals::new(10);
-        let Noted::First { tally, .. } = r.note(key("192.0.2.1"), None, 10, 300) else {
-            panic!("first");
-        };
-        r.stored(tally, None);
-        assert!(matches!(
-            r.note(key("192.0.2.1"), None, 11, 300),
-            Noted::Counted
-        ));
-        let p = r.take(12, 300);
-        assert_eq!((p.len(), p[0].row, p[0].count), (1, None, 2));
-        // While a write is in flight, nothing else writes the same row.
-        assert!(matches!(
-            r.note(key("192.0.2.1"), None, 12, 300),
-            Noted::Counted
-        ));
-        assert!(r.take(12, 300).is_empty());
-        r.finish(&p[0], Err(()));
-        let again = r.take(13, 300);
-        assert_eq!((again[0].row, again[0].count), (None, 3));
-        r.finish(&again[0], Ok(Some(42)));
-        assert!(matches!(
-            r.note(key("192.0.2.1"), None, 14, 300),
-            Noted::Counted
-        ));
-        let next = r.take(14, 300);
-        assert_eq!((next[0].row, next[0].count), (Some(42), 1));
     }
 }

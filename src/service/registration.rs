@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::audit::{self, Event, Reason};
-use super::{sessions, Issued, Origin};
+use super::{sessions, throttle, Issued, Origin};
 use crate::app::App;
 use crate::auth::password::{self, PasswordProblem};
 use crate::db::users::{self, User};
@@ -70,8 +70,8 @@ pub async fn register(
     account: &NewAccount<'_>,
     origin: &Origin,
 ) -> Result<Registration, AppError> {
-    let address = super::throttle::origin_key(app, origin);
-    app.throttle.register_attempt(app, &address).await?;
+    let address = throttle::origin_key(app, origin);
+    throttle::register_attempt(app, &address).await?;
     let (username, email, hash) = match checked(app, account).await? {
         Ok(valid) => valid,
         Err(problems) => return Ok(Registration::Invalid(problems)),

@@ -68,7 +68,7 @@ pub async fn sign_in(
 ) -> Result<SignIn, AppError> {
     let address = throttle::origin_key(app, origin);
     // A banned address is refused before any lookup or hashing: cheap, and 429 (LG-4).
-    if let Err(e) = app.throttle.check_known_address(app, &address) {
+    if let Err(e) = throttle::check_known_address(app, &address) {
         return Err(address_throttled(app, origin, e).await);
     }
 
@@ -84,7 +84,7 @@ pub async fn sign_in(
         counting: Counting::DeviceOrAccount,
     };
     // Counted before hashing, so a burst of guesses cannot all be in flight at once.
-    let reservation = match app.throttle.reserve(app, &attempt).await {
+    let reservation = match throttle::reserve(app, &attempt).await {
         Err(e @ AppError::TooManyRequests { .. }) => {
             return Err(address_throttled(app, origin, e).await)
         }
@@ -100,7 +100,7 @@ pub async fn sign_in(
     let verified = match app.hasher.verify(creds.password, checked).await {
         Ok(v) => v,
         Err(e) => {
-            app.throttle.release(app, &reservation).await;
+            throttle::release(app, &reservation).await;
             return Err(e);
         }
     };
@@ -235,7 +235,7 @@ async fn failed(
     user: Option<&User>,
     failure: Failure,
 ) -> Result<SignIn, AppError> {
-    app.throttle.fail(app, reservation).await?;
+    throttle::fail(app, reservation).await?;
     audit::record(
         app,
         failure.event,

@@ -15,13 +15,13 @@
 //!   IPv6 clients are counted by network (`throttle_ipv6_prefix`, /64 by default): see
 //!   [`address_key`].
 //!
-//! Every attempt is counted *before* its password is hashed: [`Throttle::reserve`] counts the
+//! Every attempt is counted *before* its password is hashed: [`reserve`] counts the
 //! key's recent events, in flight ones included, and adds this attempt's row only while the
 //! key is under its limit, in one write transaction serialised per key (SQLite's
 //! `BEGIN IMMEDIATE`; on PostgreSQL an advisory lock per key, since READ COMMITTED does not
 //! serialise). So a burst of simultaneous guesses, on one instance or many, gets no more
 //! hashes than the limit. Afterwards a failure keeps its rows and bans what reached its limit
-//! ([`Throttle::fail`]); a success takes this attempt's rows back
+//! ([`fail`]); a success takes this attempt's rows back
 //! ([`clear_after_success`]).
 
 use std::net::IpAddr;
@@ -31,7 +31,6 @@ use diesel::QueryResult;
 use ipnet::Ipv6Net;
 
 use crate::app::App;
-use crate::cache::known_bans::KnownBans;
 use crate::config::Settings;
 pub use crate::db::throttle::BanKind;
 use crate::db::throttle::{self, Ban, Recent};
@@ -184,157 +183,140 @@ struct Refusal {
     retry_after: i64,
 }
 
-/// The sign-in throttle of this instance: the bans it has seen, so a banned client's flood
-/// is refused without a query.
-#[derive(Default)]
-pub struct Throttle {
-    known: KnownBans,
+fn known_until(app: &App, kind: BanKind, key: &str) -> Option<i64> {
+    let max_age = app.settings.session_revalidate_interval;
+    app.known_bans.until(kind, key, app.clock.now(), max_age)
 }
 
-impl Throttle {
-    pub fn new() -> Self {
-        Self::default()
+/// 429 with `Retry-After` if this instance knows the address (its [`address_key`]) is
+/// banned: no query, no hashing, so a banned address's flood costs next to nothing.
+pub fn check_known_address(app: &App, address: &str) -> Result<(), AppError> {
+    match known_until(app, BanKind::Ip, address) {
+        Some(until) => Err(too_many(until - app.clock.now())),
+        None => Ok(()),
     }
+}
 
-    fn remember(&self, kind: BanKind, key: &str, until: i64, now: i64) {
-        self.known.remember(kind, key, until, now);
+/// Counts this attempt before its password is checked. An address over its limit is 429
+/// (nothing else is counted); an account or device over its limit comes back
+/// [`Reservation::refused`]. Afterwards call [`fail`],
+/// [`clear_after_success`] (inside the transaction that acts on the success) or
+/// [`release`].
+pub async fn reserve(app: &App, attempt: &Attempt<'_>) -> Result<Reservation, AppError> {
+    let now = app.clock.now();
+    let mut counters = attempt.counters(&app.settings);
+    // A ban this instance already knows needs no query; the address is still charged.
+    let known_banned = counters[1..]
+        .iter()
+        .filter(|c| c.gates)
+        .any(|c| c.ban.is_some_and(|b| known_until(app, b, &c.key).is_some()));
+    if known_banned {
+        counters.truncate(1);
     }
-
-    fn known_until(&self, app: &App, kind: BanKind, key: &str) -> Option<i64> {
-        let max_age = app.settings.session_revalidate_interval;
-        self.known.until(kind, key, app.clock.now(), max_age)
-    }
-
-    /// 429 with `Retry-After` if this instance knows the address (its [`address_key`]) is
-    /// banned: no query, no hashing, so a banned address's flood costs next to nothing.
-    pub fn check_known_address(&self, app: &App, address: &str) -> Result<(), AppError> {
-        match self.known_until(app, BanKind::Ip, address) {
-            Some(until) => Err(too_many(until - app.clock.now())),
-            None => Ok(()),
+    let (held, refusal, counters) = app
+        .db
+        .run(move |conn| {
+            let (held, refusal) = write_tx(conn, |c| reserve_rows(c, &counters, now))?;
+            Ok((held, refusal, counters))
+        })
+        .await?;
+    let mut refused = known_banned;
+    if let Some(r) = refusal {
+        let counter = &counters[r.at];
+        if let (Some(kind), Some(until)) = (counter.ban, r.ban_until) {
+            app.known_bans.remember(kind, &counter.key, until, now);
         }
+        if r.at == 0 {
+            return Err(too_many(r.retry_after));
+        }
+        refused = true;
     }
+    Ok(Reservation { held, refused })
+}
 
-    /// Counts this attempt before its password is checked. An address over its limit is 429
-    /// (nothing else is counted); an account or device over its limit comes back
-    /// [`Reservation::refused`]. Afterwards call [`Throttle::fail`],
-    /// [`clear_after_success`] (inside the transaction that acts on the success) or
-    /// [`Throttle::release`].
-    pub async fn reserve(&self, app: &App, attempt: &Attempt<'_>) -> Result<Reservation, AppError> {
-        let now = app.clock.now();
-        let mut counters = attempt.counters(&app.settings);
-        // A ban this instance already knows needs no query; the address is still charged.
-        let known_banned = counters[1..].iter().filter(|c| c.gates).any(|c| {
-            c.ban
-                .is_some_and(|b| self.known_until(app, b, &c.key).is_some())
-        });
-        if known_banned {
-            counters.truncate(1);
-        }
-        let (held, refusal, counters) = app
-            .db
-            .run(move |conn| {
-                let (held, refusal) = write_tx(conn, |c| reserve_rows(c, &counters, now))?;
-                Ok((held, refusal, counters))
-            })
-            .await?;
-        let mut refused = known_banned;
-        if let Some(r) = refusal {
-            let counter = &counters[r.at];
-            if let (Some(kind), Some(until)) = (counter.ban, r.ban_until) {
-                self.remember(kind, &counter.key, until, now);
-            }
-            if r.at == 0 {
-                return Err(too_many(r.retry_after));
-            }
-            refused = true;
-        }
-        Ok(Reservation { held, refused })
+/// The password check failed: this attempt's rows stay counted, and whatever reached its
+/// limit is banned for `login_ban_time`.
+pub async fn fail(app: &App, reservation: &Reservation) -> Result<(), AppError> {
+    let now = app.clock.now();
+    let ban_time = app.settings.login_ban_time;
+    let counters: Vec<Counter> = reservation
+        .held
+        .iter()
+        .filter(|h| h.reaches_limit && h.counter.ban.is_some())
+        .map(|h| h.counter.clone())
+        .collect();
+    if counters.is_empty() {
+        return Ok(());
     }
-
-    /// The password check failed: this attempt's rows stay counted, and whatever reached its
-    /// limit is banned for `login_ban_time`.
-    pub async fn fail(&self, app: &App, reservation: &Reservation) -> Result<(), AppError> {
-        let now = app.clock.now();
-        let ban_time = app.settings.login_ban_time;
-        let counters: Vec<Counter> = reservation
-            .held
-            .iter()
-            .filter(|h| h.reaches_limit && h.counter.ban.is_some())
-            .map(|h| h.counter.clone())
-            .collect();
-        if counters.is_empty() {
-            return Ok(());
-        }
-        let new_bans = app
-            .db
-            .run(move |conn| {
-                Ok(write_tx(conn, |c| {
-                    lock(c, &counters)?;
-                    let mut new_bans = Vec::new();
-                    for counter in &counters {
-                        if let Some(until) = ban_if_at_limit(c, counter, now, ban_time)? {
-                            new_bans.push((counter.ban, counter.key.clone(), until));
-                        }
+    let new_bans = app
+        .db
+        .run(move |conn| {
+            Ok(write_tx(conn, |c| {
+                lock(c, &counters)?;
+                let mut new_bans = Vec::new();
+                for counter in &counters {
+                    if let Some(until) = ban_if_at_limit(c, counter, now, ban_time)? {
+                        new_bans.push((counter.ban, counter.key.clone(), until));
                     }
-                    Ok::<_, diesel::result::Error>(new_bans)
-                })?)
-            })
-            .await?;
-        for (kind, key, until) in new_bans {
-            let Some(kind) = kind else { continue };
-            log::warn!(
-                target: "gatehouse::audit",
-                "{}",
-                serde_json::json!({"audit": "ban", "kind": kind.as_str(), "key": key, "until": until})
-            );
-            self.remember(kind, &key, until, now);
-        }
-        Ok(())
+                }
+                Ok::<_, diesel::result::Error>(new_bans)
+            })?)
+        })
+        .await?;
+    for (kind, key, until) in new_bans {
+        let Some(kind) = kind else { continue };
+        log::warn!(
+            target: "gatehouse::audit",
+            "{}",
+            serde_json::json!({"audit": "ban", "kind": kind.as_str(), "key": key, "until": until})
+        );
+        app.known_bans.remember(kind, &key, until, now);
     }
+    Ok(())
+}
 
-    /// The password check succeeded outside a transaction of the caller's (a check inside a
-    /// session): see [`clear_after_success`].
-    pub async fn succeed(&self, app: &App, reservation: &Reservation) -> Result<(), AppError> {
-        let reservation = reservation.clone();
-        app.db
-            .run(move |conn| Ok(clear_after_success(conn, &reservation)?))
-            .await
+/// The password check succeeded outside a transaction of the caller's (a check inside a
+/// session): see [`clear_after_success`].
+pub async fn succeed(app: &App, reservation: &Reservation) -> Result<(), AppError> {
+    let reservation = reservation.clone();
+    app.db
+        .run(move |conn| Ok(clear_after_success(conn, &reservation)?))
+        .await
+}
+
+/// The check never happened (the bcrypt queue was full): this attempt's rows go, so a
+/// busy server does not ban its users' addresses.
+pub async fn release(app: &App, reservation: &Reservation) {
+    let ids: Vec<i64> = reservation.held.iter().map(|h| h.id).collect();
+    let released = app
+        .db
+        .run(move |conn| Ok(throttle::delete_events(conn, &ids)?))
+        .await;
+    if let Err(e) = released {
+        log::error!("cannot release a sign-in attempt's throttle rows: {e}");
     }
+}
 
-    /// The check never happened (the bcrypt queue was full): this attempt's rows go, so a
-    /// busy server does not ban its users' addresses.
-    pub async fn release(&self, app: &App, reservation: &Reservation) {
-        let ids: Vec<i64> = reservation.held.iter().map(|h| h.id).collect();
-        let released = app
-            .db
-            .run(move |conn| Ok(throttle::delete_events(conn, &ids)?))
-            .await;
-        if let Err(e) = released {
-            log::error!("cannot release a sign-in attempt's throttle rows: {e}");
-        }
-    }
-
-    /// Counts a registration attempt from `address` (its [`address_key`]): 429 once
-    /// `register_ip_max` attempts were made within `register_window` (this also slows down
-    /// probing for taken names). Counted before any work, atomically, like sign-ins.
-    pub async fn register_attempt(&self, app: &App, address: &str) -> Result<(), AppError> {
-        let now = app.clock.now();
-        let counters = vec![Counter {
-            event: REGISTER_EVENT,
-            ban: None,
-            key: address.to_string(),
-            limit: i64::from(app.settings.register_ip_max),
-            window: app.settings.register_window,
-            gates: true,
-        }];
-        let (_, refusal) = app
-            .db
-            .run(move |conn| Ok(write_tx(conn, |c| reserve_rows(c, &counters, now))?))
-            .await?;
-        match refusal {
-            Some(r) => Err(too_many(r.retry_after)),
-            None => Ok(()),
-        }
+/// Counts a registration attempt from `address` (its [`address_key`]): 429 once
+/// `register_ip_max` attempts were made within `register_window` (this also slows down
+/// probing for taken names). Counted before any work, atomically, like sign-ins.
+pub async fn register_attempt(app: &App, address: &str) -> Result<(), AppError> {
+    let now = app.clock.now();
+    let counters = vec![Counter {
+        event: REGISTER_EVENT,
+        ban: None,
+        key: address.to_string(),
+        limit: i64::from(app.settings.register_ip_max),
+        window: app.settings.register_window,
+        gates: true,
+    }];
+    let (_, refusal) = app
+        .db
+        .run(move |conn| Ok(write_tx(conn, |c| reserve_rows(c, &counters, now))?))
+        .await?;
+    match refusal {
+        Some(r) => Err(too_many(r.retry_after)),
+        None => Ok(()),
     }
 }
 
