@@ -42,7 +42,8 @@ impl ConfigError {
 settings! {
     /// The validated, effective settings. Cheap to share (`Arc<Settings>` lives in managed
     /// state). Build them with [`Settings::from_figment`], which checks them; `Serialize` is
-    /// the printed view (`check-config`), so secrets serialize masked.
+    /// the printed view (`check-config`), so secrets serialize masked. Keys are in README's
+    /// order (the contract's first), which is the order `check-config` prints.
     pub struct Settings {
         /// The figment profile they were read with (`debug`, `release`, ...); not a key.
         #[setting(default = String::new())]
@@ -98,11 +99,6 @@ settings! {
         #[setting(default = 30, check = at_least(1))]
         pub login_ip_max_failures: u32,
 
-        /// IPv6 clients are throttled by their network of this many bits (see
-        /// `throttle::address_key`); 64 is one subscriber.
-        #[setting(default = 64, check = within(1..=128))]
-        pub throttle_ipv6_prefix: u8,
-
         /// Addresses or CIDR ranges whose forwarding headers are believed.
         #[setting(default = Vec::new())]
         #[serde(deserialize_with = "checks::nets", serialize_with = "checks::net_strings")]
@@ -113,6 +109,11 @@ settings! {
 
         #[setting(default = 20, check = at_least(1))]
         pub register_ip_max: u32,
+
+        /// IPv6 clients are throttled by their network of this many bits (see
+        /// `throttle::address_key`); 64 is one subscriber.
+        #[setting(default = 64, check = within(1..=128))]
+        pub throttle_ipv6_prefix: u8,
 
         #[setting(default = 3600, check = seconds(1..=TEN_YEARS))]
         pub register_window: i64,
@@ -131,6 +132,12 @@ settings! {
 
         #[setting(default = 5, check = at_least(1))]
         pub db_connect_timeout: u64,
+
+        /// Audit events older than this are deleted by upkeep. 400 days by default: a year
+        /// of history plus a month to notice and investigate; at least a day, so an
+        /// investigation never finds yesterday's trail already gone.
+        #[setting(default = 400 * 86400, check = seconds(86400..=TEN_YEARS))]
+        pub audit_retention: i64,
 
         #[setting(default = "templates".into())]
         pub template_dir: PathBuf,
@@ -157,12 +164,6 @@ settings! {
         /// Most connections served at once; see `web::connections`.
         #[setting(default = 1024, check = within(16..=1_000_000))]
         pub max_connections: u64,
-
-        /// Audit events older than this are deleted by upkeep. 400 days by default: a year
-        /// of history plus a month to notice and investigate; at least a day, so an
-        /// investigation never finds yesterday's trail already gone.
-        #[setting(default = 400 * 86400, check = seconds(86400..=TEN_YEARS))]
-        pub audit_retention: i64,
     }
 }
 

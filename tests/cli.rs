@@ -780,7 +780,7 @@ fn the_start_log_shows_the_setting_warnings() {
     );
 }
 
-/// The defaults README.md's settings tables give, by key.
+/// The defaults README.md's settings tables give, by key, in the tables' order.
 fn readme_defaults() -> Vec<(String, String)> {
     let readme = include_str!("../README.md");
     let section = readme
@@ -815,18 +815,19 @@ fn readme_lists_every_setting_with_its_declared_default() {
         for profile in ["debug", "release"] {
             let r = check_config(cwd, &[("ROCKET_PROFILE", profile)]);
             assert_eq!(r.code, 0, "{}", r.stderr);
-            for (key, printed) in listed(&r.stdout) {
-                let Some((_, documented)) = readme.iter().find(|(k, _)| *k == key) else {
-                    assert_eq!(key, "profile", "{key} is printed but not documented");
-                    continue;
-                };
+            let printed = listed(&r.stdout);
+            assert_eq!(printed[0].0, "profile");
+            let keys: Vec<&str> = printed[1..].iter().map(|(k, _)| k.as_str()).collect();
+            let documented: Vec<&str> = readme.iter().map(|(k, _)| k.as_str()).collect();
+            assert_eq!(keys, documented, "printed in README's order");
+            for ((key, printed), (_, documented)) in printed[1..].iter().zip(&readme) {
                 let expected = match (key.as_str(), documented.as_str()) {
                     ("secure_cookies", _) => (profile == "release").to_string(),
                     (_, "unset") => "(unset)".to_string(),
                     _ => documented.clone(),
                 };
                 assert_eq!(
-                    printed,
+                    *printed,
                     expected,
                     "{key} in {profile} from {}",
                     cwd.display()
