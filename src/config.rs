@@ -352,3 +352,95 @@ impl fmt::Display for Settings {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Only the declared defaults (no Rocket.toml, no environment), plus `configure`.
+    fn settings(
+        profile: &str,
+        configure: impl FnOnce(Figment) -> Figment,
+    ) -> Result<Settings, ConfigError> {
+        Settings::from_figment(&configure(Figment::new().select(profile)))
+    }
+
+    #[test]
+    fn declared_defaults_pass_their_own_checks_in_every_profile() {
+        for profile in ["debug", "release", "staging"] {
+            let s = settings(profile, |f| f).unwrap();
+            assert_eq!(s.profile, profile);
+            assert_eq!(s.secure_cookies, profile != "debug", "{profile}");
+            let entries = s.entries();
+            assert_eq!(entries[0], ("profile", profile.to_string()));
+            assert!(entries
+                .iter()
+                .any(|(k, v)| *k == "cookie_domain" && v == "(unset)"));
+        }
+        let s = settings("debug", |f| f.merge(("secure_cookies", true))).unwrap();
+        assert!(s.secure_cookies, "set beats the profile's default");
+    }
+
+    #[test]
+    fn the_cookie_domain_must_hold_the_origins_host() {
+        let with = |origin: &str, domain: &str| {
+            settings("release", |f| {
+                f.merge(("public_origin", origin))
+                    .merge(("cookie_domain", domain))
+            })
+        };
+        let s = with("https://login.example.com:8443", ".Example.COM").unwrap();
+        assert_eq!(s.cookie_domain.as_deref(), Some("example.com"));
+        assert_eq!(
+            with("https://example.com", "example.com")
+                .unwrap()
+                .cookie_domain
+                .as_deref(),
+            Some("example.com")
+        );
+        assert!(with("https://example.com", " ")
+            .unwrap()
+            .cookie_domain
+            .is_none());
+        for (origin, domain) in [
+            ("https://login.example.com", "other.com"),
+            ("https://badexample.com", "example.com"),
+            ("http://[::1]:8000", "example.com"),
+        ] {
+            let e = with(origin, domain).unwrap_err();
+            assert_eq!(e.key, "cookie_domain", "{origin} {domain}: {e}");
+        }
+    }
+
+    #[test]
+    fn access_rule_hosts_are_lowercased_and_must_name_someone() {
+        let rule = |host: &str, users: &[&str]| {
+            settings("debug", |f| {
+                f.merge((
+                    "access_rules",
+                    vec![AccessRule {
+                        host: host.into(),
+                        users: users.iter().map(|u| u.to_string()).collect(),
+                        groups: Vec::new(),
+                    }],
+                ))
+            })
+        };
+        let s = rule(" *.Example.com ", &["erik"]).unwrap();
+        assert_eq!(s.access_rules[0].host, "*.example.com");
+        for bad in [
+            "",
+            "*.",
+            "a.*.example.com",
+            "example.com:443",
+            "example.com/x",
+        ] {
+            assert_eq!(
+                rule(bad, &["erik"]).unwrap_err().key,
+                "access_rules",
+                "{bad}"
+            );
+        }
+        assert_eq!(rule("example.com", &[]).unwrap_err().key, "access_rules");
+    }
+}
