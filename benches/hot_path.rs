@@ -4,8 +4,9 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use gatehouse::auth::csrf::{Binding, CsrfKey};
-use gatehouse::auth::keys::{Alg, KeyRing};
+use gatehouse::auth::keys::KeyRing;
 use gatehouse::auth::token::{Claims, TokenService};
+use gatehouse::config::Alg;
 use gatehouse::web::i18n::Lang;
 use rocket_dyn_templates::tera::{Context, Tera};
 use serde_json::json;

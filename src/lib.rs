@@ -48,6 +48,7 @@ pub fn rocket_with_clock(
 /// Mounts routes, catchers and fairings around a ready `App`.
 pub fn build(figment: Figment, app: App) -> Rocket<Build> {
     let settings = app.settings.clone();
+    let warnings = settings.warnings();
     let template_dir = settings.template_dir.clone();
     let max_connections = web::connections::effective_max_connections(
         settings.max_connections,
@@ -93,4 +94,15 @@ pub fn build(figment: Figment, app: App) -> Rocket<Build> {
         }))
         .attach(web::headers::SecurityHeaders::new(&settings))
         .attach(tasks::fairing())
+        // The warnings `check-config` prints, also where an operator reads the start log.
+        .attach(rocket::fairing::AdHoc::on_liftoff(
+            "setting warnings",
+            move |_| {
+                Box::pin(async move {
+                    for warning in warnings {
+                        log::warn!("{warning}");
+                    }
+                })
+            },
+        ))
 }

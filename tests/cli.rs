@@ -561,3 +561,278 @@ fn export_from_sqlite() -> (tempfile::TempDir, String) {
     let export = run(&["export"], None);
     (dir, export)
 }
+
+// check-config reads settings and touches no database, so these run once rather than once
+// per backend.
+
+/// `gatehouse check-config` run in `cwd` with exactly `env` (nothing inherited, so neither a
+/// developer's `ROCKET_*` nor `DATABASE_URL` leaks in).
+fn check_config(cwd: &std::path::Path, env: &[(&str, &str)]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .arg("check-config")
+        .current_dir(cwd)
+        .env_clear()
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into(),
+        stderr: String::from_utf8_lossy(&out.stderr).into(),
+    }
+}
+
+/// `key = value` lines, keys as printed.
+fn listed(stdout: &str) -> Vec<(String, String)> {
+    stdout
+        .lines()
+        .map(|l| {
+            let (k, v) = l
+                .split_once(" = ")
+                .unwrap_or_else(|| panic!("not `key = value`: {l:?}"));
+            (k.trim().to_string(), v.to_string())
+        })
+        .collect()
+}
+
+/// The keys `Settings` reads, as serde's derived `Deserialize` lists them (its `FIELDS`): taken
+/// from the declaration itself, so a setting added there is expected here without anyone
+/// writing it down.
+fn declared_keys() -> &'static [&'static str] {
+    use serde::de::{self, Deserialize, Deserializer, Visitor};
+    use std::cell::Cell;
+
+    struct Recorder<'a>(&'a Cell<&'static [&'static str]>);
+    impl<'de> Deserializer<'de> for Recorder<'_> {
+        type Error = de::value::Error;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(de::Error::custom("only a struct's field list is recorded"))
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            self.0.set(fields);
+            Err(de::Error::custom("recorded"))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+            identifier ignored_any
+        }
+    }
+    let fields = Cell::new(&[][..]);
+    let _ = gatehouse::config::Settings::deserialize(Recorder(&fields));
+    let keys = fields.get();
+    assert!(
+        keys.contains(&"database_url") && keys.len() > 20,
+        "{keys:?}"
+    );
+    keys
+}
+
+#[test]
+fn check_config_prints_every_declared_setting_with_secrets_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = check_config(
+        env!("CARGO_MANIFEST_DIR").as_ref(),
+        &[
+            ("ROCKET_PROFILE", "release"),
+            (
+                "DATABASE_URL",
+                "postgres://gatehouse:hunter2-secret@db.invalid/gh",
+            ),
+            ("ROCKET_DATA_DIR", dir.path().to_str().unwrap()),
+            ("ROCKET_PUBLIC_ORIGIN", "HTTPS://Login.Example.com/"),
+            ("ROCKET_COOKIE_DOMAIN", ".Example.com"),
+            ("ROCKET_TRUSTED_PROXIES", "[\"10.0.0.0/8\", \"192.0.2.1\"]"),
+            (
+                "ROCKET_ACCESS_RULES",
+                "[{host=\"Grafana.Example.com\", users=[\"erik\"], groups=[\"ops\"]}]",
+            ),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lines = listed(&r.stdout);
+    let keys: Vec<&str> = lines.iter().map(|(k, _)| k.as_str()).collect();
+    for key in declared_keys() {
+        assert!(
+            keys.contains(key),
+            "check-config leaves out `{key}`:\n{}",
+            r.stdout
+        );
+    }
+    // Nothing but the settings and the profile they were read with.
+    assert_eq!(keys.len(), declared_keys().len() + 1, "{}", r.stdout);
+    assert_eq!(keys[0], "profile");
+    let value = |key: &str| &lines.iter().find(|(k, _)| k == key).unwrap().1;
+    assert_eq!(value("profile"), "release");
+    // Effective means as used: normalised, with the profile's defaults applied.
+    assert_eq!(
+        value("database_url"),
+        "postgres://gatehouse:****@db.invalid/gh"
+    );
+    assert_eq!(value("public_origin"), "https://login.example.com");
+    assert_eq!(value("cookie_domain"), "example.com");
+    assert_eq!(value("secure_cookies"), "true");
+    assert_eq!(value("trusted_proxies"), r#"["10.0.0.0/8","192.0.2.1/32"]"#);
+    assert_eq!(
+        value("access_rules"),
+        r#"[{"host":"grafana.example.com","users":["erik"],"groups":["ops"]}]"#
+    );
+    assert_eq!(value("template_dir"), "templates");
+    assert!(
+        !r.stdout.contains("hunter2") && !r.stderr.contains("hunter2"),
+        "{}{}",
+        r.stdout,
+        r.stderr
+    );
+}
+
+const NO_TRUSTED_PROXY: &str = "access_rules are set but trusted_proxies is empty";
+
+#[test]
+fn check_config_warns_when_access_rules_have_no_trusted_proxy() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let rules = "[{host=\"app.example.com\", users=[\"erik\"]}]";
+    let base = [
+        ("ROCKET_PROFILE", "debug"),
+        ("ROCKET_DATA_DIR", data),
+        ("ROCKET_ACCESS_RULES", rules),
+    ];
+    let r = check_config(env!("CARGO_MANIFEST_DIR").as_ref(), &base);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .lines()
+            .any(|l| l.starts_with("warning: ") && l.contains(NO_TRUSTED_PROXY)),
+        "{}",
+        r.stderr
+    );
+    // Listing the proxy is the fix; rules are not needed for the warning's absence either.
+    let with_proxy = [&base[..], &[("ROCKET_TRUSTED_PROXIES", "[\"127.0.0.1\"]")]].concat();
+    let r = check_config(env!("CARGO_MANIFEST_DIR").as_ref(), &with_proxy);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stderr.contains(NO_TRUSTED_PROXY), "{}", r.stderr);
+    let r = check_config(env!("CARGO_MANIFEST_DIR").as_ref(), &base[..2]);
+    assert!(!r.stderr.contains(NO_TRUSTED_PROXY), "{}", r.stderr);
+}
+
+#[test]
+fn the_start_log_shows_the_setting_warnings() {
+    use std::io::BufRead;
+    use std::time::Duration;
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("gatehouse.db").display());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_clear()
+        .env("ROCKET_PROFILE", "debug")
+        .env("ROCKET_ADDRESS", "127.0.0.1")
+        .env("ROCKET_PORT", "0")
+        .env("ROCKET_LOG_LEVEL", "normal")
+        .env("ROCKET_CLI_COLORS", "false")
+        .env("ROCKET_DATA_DIR", dir.path().join("data"))
+        .env("DATABASE_URL", url)
+        .env(
+            "ROCKET_ACCESS_RULES",
+            "[{host=\"app.example.com\", users=[\"erik\"]}]",
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    // Rocket runs lift-off fairings, then announces the launch: by then the log has them.
+    let mut log = Vec::new();
+    let launched = loop {
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(line) => {
+                let done = line.contains("Rocket has launched");
+                log.push(line);
+                if done {
+                    break true;
+                }
+            }
+            Err(_) => break false,
+        }
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(launched, "no launch:\n{}", log.join("\n"));
+    assert!(
+        log.iter()
+            .any(|l| l.starts_with("Warning: ") && l.contains(NO_TRUSTED_PROXY)),
+        "{}",
+        log.join("\n")
+    );
+}
+
+/// The defaults README.md's settings tables give, by key, in the tables' order.
+fn readme_defaults() -> Vec<(String, String)> {
+    let readme = include_str!("../README.md");
+    let section = readme
+        .split("\n## Settings\n")
+        .nth(1)
+        .expect("README has a Settings section");
+    let section = section.split("\n## ").next().unwrap();
+    section
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .map(|row| {
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            let key = cells[1].trim_matches('`').to_string();
+            (key, cells[2].trim_matches('`').to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn readme_lists_every_setting_with_its_declared_default() {
+    let readme = readme_defaults();
+    for key in declared_keys() {
+        assert!(
+            readme.iter().any(|(k, _)| k == key),
+            "README.md's settings tables leave out `{key}`"
+        );
+    }
+    // The defaults as declared (no Rocket.toml above a fresh directory) and as shipped in
+    // Rocket.toml must both be what README says.
+    let fresh = tempfile::tempdir().unwrap();
+    for cwd in [fresh.path(), env!("CARGO_MANIFEST_DIR").as_ref()] {
+        for profile in ["debug", "release"] {
+            let r = check_config(cwd, &[("ROCKET_PROFILE", profile)]);
+            assert_eq!(r.code, 0, "{}", r.stderr);
+            let printed = listed(&r.stdout);
+            assert_eq!(printed[0].0, "profile");
+            let keys: Vec<&str> = printed[1..].iter().map(|(k, _)| k.as_str()).collect();
+            let documented: Vec<&str> = readme.iter().map(|(k, _)| k.as_str()).collect();
+            assert_eq!(keys, documented, "printed in README's order");
+            for ((key, printed), (_, documented)) in printed[1..].iter().zip(&readme) {
+                let expected = match (key.as_str(), documented.as_str()) {
+                    ("secure_cookies", _) => (profile == "release").to_string(),
+                    (_, "unset") => "(unset)".to_string(),
+                    _ => documented.clone(),
+                };
+                assert_eq!(
+                    *printed,
+                    expected,
+                    "{key} in {profile} from {}",
+                    cwd.display()
+                );
+            }
+        }
+    }
+}

@@ -7,6 +7,12 @@ use common::*;
 use figment::Figment;
 use gatehouse::StartupError;
 
+/// An access rule as `Rocket.toml` would write it; `user` empty: a rule that names nobody.
+fn access_rule(host: &str, user: &str) -> serde_json::Value {
+    let users: Vec<&str> = [user].into_iter().filter(|u| !u.is_empty()).collect();
+    serde_json::json!({ "host": host, "users": users })
+}
+
 fn start_error(configure: impl FnOnce(Figment) -> Figment) -> String {
     let dir = tempfile::tempdir().unwrap();
     let figment = configure(figment(dir.path()));
@@ -85,6 +91,39 @@ backend_tests! {
             ("audit_retention", Box::new(|f| f.merge(("audit_retention", 3600)))),
             ("audit_retention", Box::new(|f| f.merge(("audit_retention", 400_000_000)))),
             ("audit_retention", Box::new(|f| f.merge(("audit_retention", "forever")))),
+            ("database_url", Box::new(|f| f.merge(("database_url", " ")))),
+            ("data_dir", Box::new(|f| f.merge(("data_dir", "")))),
+            (
+                "session_absolute_timeout",
+                Box::new(|f| f.merge(("session_absolute_timeout", -1))),
+            ),
+            ("login_max_failures", Box::new(|f| f.merge(("login_max_failures", 0)))),
+            ("register_ip_max", Box::new(|f| f.merge(("register_ip_max", 0)))),
+            ("throttle_ipv6_prefix", Box::new(|f| f.merge(("throttle_ipv6_prefix", 0)))),
+            ("throttle_ipv6_prefix", Box::new(|f| f.merge(("throttle_ipv6_prefix", 129)))),
+            ("throttle_ipv6_prefix", Box::new(|f| f.merge(("throttle_ipv6_prefix", 300)))),
+            ("db_pool_size", Box::new(|f| f.merge(("db_pool_size", 0)))),
+            ("db_connect_timeout", Box::new(|f| f.merge(("db_connect_timeout", 0)))),
+            ("cookie_domain", Box::new(|f| f.merge(("cookie_domain", "com")))),
+            // The test origin is 127.0.0.1: a cookie for example.com would never reach it.
+            ("cookie_domain", Box::new(|f| f.merge(("cookie_domain", "example.com")))),
+            (
+                "access_rules",
+                Box::new(|f| f.merge(("access_rules", vec![access_rule("app.example.com/x", "erik")]))),
+            ),
+            (
+                "access_rules",
+                Box::new(|f| f.merge(("access_rules", vec![access_rule("app.example.com", "")]))),
+            ),
+            (
+                "access_rules",
+                Box::new(|f| {
+                    f.merge((
+                        "access_rules",
+                        vec![std::collections::BTreeMap::from([("hosts", "app.example.com")])],
+                    ))
+                }),
+            ),
         ];
         for (key, configure) in cases {
             let e = start_error(configure);

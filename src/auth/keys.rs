@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::sync::Arc;
 
 use aws_lc_rs::encoding::AsDer;
@@ -17,32 +16,15 @@ use aws_lc_rs::signature::{
 };
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use jsonwebtoken::{DecodingKey, EncodingKey};
 use serde_json::{json, Value};
 
-/// The algorithms gatehouse signs with. Exactly one is accepted at a time (JW-2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Alg {
-    EdDSA,
-    ES256,
-    RS256,
-    HS256,
-}
+// Re-exported so `auth::keys::Alg` keeps working for callers outside `src/` until they move
+// to `config::Alg`.
+pub use crate::config::Alg;
 
+/// How key files are named: `<alg>-<created>.<ext>`.
 impl Alg {
-    pub fn jwt(self) -> Algorithm {
-        match self {
-            Alg::EdDSA => Algorithm::EdDSA,
-            Alg::ES256 => Algorithm::ES256,
-            Alg::RS256 => Algorithm::RS256,
-            Alg::HS256 => Algorithm::HS256,
-        }
-    }
-
-    pub fn is_symmetric(self) -> bool {
-        self == Alg::HS256
-    }
-
     fn file_prefix(self) -> &'static str {
         match self {
             Alg::EdDSA => "eddsa",
@@ -57,32 +39,6 @@ impl Alg {
             "key"
         } else {
             "pem"
-        }
-    }
-}
-
-impl fmt::Display for Alg {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Alg::EdDSA => "EdDSA",
-            Alg::ES256 => "ES256",
-            Alg::RS256 => "RS256",
-            Alg::HS256 => "HS256",
-        })
-    }
-}
-
-impl FromStr for Alg {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "EdDSA" => Ok(Alg::EdDSA),
-            "ES256" => Ok(Alg::ES256),
-            "RS256" => Ok(Alg::RS256),
-            "HS256" => Ok(Alg::HS256),
-            other => Err(format!(
-                "{other:?} is not one of EdDSA, ES256, RS256, HS256"
-            )),
         }
     }
 }

@@ -274,8 +274,8 @@ fn check_time(c: &Claims, now: i64) -> Result<(), TokenError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::keys::Alg;
     use super::*;
+    use crate::config::Alg;
 
     fn service(alg: Alg) -> (tempfile::TempDir, TokenService) {
         let dir = tempfile::tempdir().unwrap();

@@ -34,7 +34,7 @@ pub enum Command {
     Serve,
     /// Run pending database migrations and exit.
     Migrate,
-    /// Print the effective settings (secrets masked) and warn about unsafe ones.
+    /// Print every effective setting (secrets masked) and warn about unsafe ones.
     CheckConfig,
     /// Manage user accounts.
     #[command(subcommand)]
