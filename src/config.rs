@@ -164,6 +164,11 @@ settings! {
         /// Most connections served at once; see `web::connections`.
         #[setting(default = 1024, check = within(16..=1_000_000))]
         pub max_connections: u64,
+
+        /// Most of those one client may hold (an IPv4 address, or an IPv6 network of
+        /// `throttle_ipv6_prefix` bits); `trusted_proxies` are exempt.
+        #[setting(default = 128, check = within(1..=1_000_000))]
+        pub max_connections_per_client: u64,
     }
 }
 

@@ -65,6 +65,10 @@ pub fn build(figment: Figment, app: App) -> Rocket<Build> {
     let figment = figment
         // Read by the patched Rocket listener (vendor/rocket/PATCHES.md).
         .merge(("max_connections", max_connections))
+        .merge((
+            "max_connections_per_client",
+            settings.max_connections_per_client.min(max_connections),
+        ))
         .merge(("request_header_timeout", settings.request_header_timeout))
         // LG-4: Rocket would otherwise believe any client's X-Real-IP.
         .merge(("ip_header", false))

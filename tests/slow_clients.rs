@@ -326,3 +326,179 @@ fn query_strings_never_reach_the_log() {
         "a query string reached the log:\n{text}"
     );
 }
+
+#[test]
+fn a_header_that_is_not_utf8_is_kept_so_forwarding_conflicts_still_show() {
+    // An nginx block that sets X-Original-URL from the request (an older docs block, or a
+    // hand-written one) passes a client's X-Forwarded-Host through. A byte that is not UTF-8
+    // in the path used to make gatehouse drop X-Original-URL altogether, leaving only the
+    // client's header to judge: bob reached the admin host.
+    let dir = tempfile::tempdir().unwrap();
+    let (_g, port) = serve(
+        dir.path(),
+        &[
+            ("ROCKET_TRUSTED_PROXIES", "[\"127.0.0.1\"]"),
+            (
+                "ROCKET_ACCESS_RULES",
+                "[{host=\"app.gh.test\",users=[\"bob\"]},{host=\"admin.gh.test\",users=[\"root\"]}]",
+            ),
+        ],
+    );
+    let session = register(port, "bob");
+    let ask = |original_url: &[u8]| {
+        let mut req =
+            b"GET /auth/verify HTTP/1.1\r\nHost: t\r\nConnection: close\r\nX-Original-URL: "
+                .to_vec();
+        req.extend_from_slice(original_url);
+        req.extend_from_slice(b"\r\nX-Forwarded-Host: app.gh.test\r\nCookie: ");
+        req.extend_from_slice(session.as_bytes());
+        req.extend_from_slice(b"\r\n\r\n");
+        http_raw(port, &req).status
+    };
+    assert_eq!(ask(b"http://app.gh.test/page"), 200, "the sources agree");
+    assert_eq!(ask(b"http://admin.gh.test/secret"), 403, "they disagree");
+    assert_eq!(
+        ask(b"http://admin.gh.test/secret\xff"),
+        403,
+        "a bad byte hides nothing"
+    );
+    assert_eq!(ask(b"http://admin.gh.test/?q=\xfe\xff"), 403);
+}
+
+#[test]
+fn a_percent_encoded_cookie_name_is_not_a_host_only_cookie() {
+    // Browsers accept `__Host-` cookies only from this host, judging the raw name; a sibling
+    // subdomain can still set `%5F_Host-session`, which a decoder would read as the session.
+    let dir = tempfile::tempdir().unwrap();
+    let (_g, port) = serve(dir.path(), &[("ROCKET_SECURE_COOKIES", "true")]);
+    let mut jar = Jar::default();
+    let page = http(port, "GET", "t", "/register", &[], None);
+    jar.take(&page);
+    let csrf = field_value(&page.body, "csrf_token").unwrap();
+    let form = encode(&[
+        ("username", "mallory"),
+        ("email", "mallory@example.com"),
+        ("password", PASSWORD),
+        ("password_confirm", PASSWORD),
+        ("csrf_token", &csrf),
+    ]);
+    let r = http(
+        port,
+        "POST",
+        "t",
+        "/register",
+        &[
+            ("Cookie", &jar.header()),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        Some(&form),
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let token = r
+        .headers
+        .iter()
+        .find(|(k, v)| k.eq_ignore_ascii_case("set-cookie") && v.starts_with("__Host-session="))
+        .map(|(_, v)| {
+            v["__Host-session=".len()..]
+                .split(';')
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .expect("a __Host-session cookie");
+    let dashboard =
+        |cookie: &str| http(port, "GET", "t", "/dashboard", &[("Cookie", cookie)], None);
+    assert_eq!(dashboard(&format!("__Host-session={token}")).status, 200);
+    let planted = dashboard(&format!("%5F_Host-session={token}"));
+    assert_eq!(planted.status, 303, "a planted session was taken for ours");
+    // Nor can a planted one push out, or clear, the real cookie.
+    let both = dashboard(&format!("__Host-session={token}; %5F_Host-session=garbage"));
+    assert_eq!(both.status, 200);
+    assert!(both
+        .header("Set-Cookie")
+        .is_none_or(|c| !c.contains("Max-Age=0")));
+}
+
+/// A connection to `port` from the loopback address `from` (127.0.0.0/8 is all loopback).
+fn connect_from(from: &str, port: u16) -> TcpStream {
+    let rt = rocket::tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let socket = rocket::tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+        let stream = socket
+            .connect(format!("127.0.0.1:{port}").parse().unwrap())
+            .await
+            .unwrap();
+        stream.into_std().unwrap()
+    })
+}
+
+/// `GET /healthz` on `s`; the status, or `None` without an answer in 5 s.
+fn health_on(mut s: TcpStream) -> Option<u16> {
+    s.set_nonblocking(false).unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .ok()?;
+    let (_, raw) = wait_closed(&mut s, Duration::from_secs(5))?;
+    (!raw.is_empty()).then(|| parse_reply(&raw).status)
+}
+
+#[test]
+fn one_client_cannot_take_every_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_g, port) = serve(
+        dir.path(),
+        &[
+            ("ROCKET_MAX_CONNECTIONS", "64"),
+            ("ROCKET_MAX_CONNECTIONS_PER_CLIENT", "8"),
+            ("ROCKET_REQUEST_HEADER_TIMEOUT", "30"),
+            ("ROCKET_TRUSTED_PROXIES", "[\"127.0.0.3\"]"),
+        ],
+    );
+    let hold = |from: &str, n: usize| -> Vec<TcpStream> {
+        (0..n)
+            .map(|_| {
+                let mut s = connect_from(from, port);
+                s.set_nonblocking(false).unwrap();
+                s.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\n")
+                    .unwrap();
+                s
+            })
+            .collect()
+    };
+    let _greedy = hold("127.0.0.2", 8);
+    // Its next one is refused (allowing for the accept loop to catch up with the eight)...
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match health_on(connect_from("127.0.0.2", port)) {
+            Some(503) => break,
+            other => assert!(Instant::now() < deadline, "never refused: {other:?}"),
+        }
+    }
+    // ...while another client is served, and so is a trusted proxy beyond the limit.
+    assert_eq!(health_on(connect_from("127.0.0.4", port)), Some(200));
+    let _proxy = hold("127.0.0.3", 10);
+    assert_eq!(health_on(connect_from("127.0.0.3", port)), Some(200));
+}
+
+#[test]
+fn an_oversized_request_head_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_g, port) = serve(dir.path(), &[]);
+    let big = format!(
+        "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(40 * 1024)
+    );
+    let r = http_raw(port, big.as_bytes());
+    assert_eq!(r.status, 431, "{}", r.body);
+    let mut many = String::from("GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n");
+    for i in 0..80 {
+        many.push_str(&format!("X-H{i}: v\r\n"));
+    }
+    many.push_str("\r\n");
+    assert_eq!(http_raw(port, many.as_bytes()).status, 431);
+    // An ordinary request still passes.
+    assert_eq!(health(port, Duration::from_secs(5)), Some(200));
+}

@@ -632,7 +632,12 @@ impl Rocket<Orbit> {
         http1.keep_alive(keep_alive != 0)
             .preserve_header_case(true)
             .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_timeout);
+            .header_read_timeout(limits.header_timeout)
+            // A request head is small; hyper's defaults (about 400 KiB and 100 headers) let
+            // each connection hold that much memory for the length of the header timeout.
+            .max_header_size(MAX_HEAD_BYTES)
+            .max_buf_size(MAX_HEAD_BYTES * 2)
+            .max_headers(MAX_HEADERS);
 
         #[cfg(feature = "http2")]
         builder.http2()
@@ -652,9 +657,16 @@ impl Rocket<Orbit> {
         // gatehouse patch: at most `max_connections` at once, so a flood of connections can
         // never take the file descriptors the database and the next client need; one more is
         // answered 503 at once (by a bounded number of tasks) and closed.
+        // A client other than a trusted proxy gets at most `max_connections_per_client` of
+        // them, so one host cannot take them all.
         let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+        let per_client = Arc::new(PerClient::new(&limits));
         let refusals = Arc::new(tokio::sync::Semaphore::new(REFUSALS_AT_ONCE));
         while let Some(conn) = incoming.next().await.transpose()? {
+            let Some(client_slot) = per_client.take(conn.peer_address()) else {
+                refuse_busy(conn, &refusals);
+                continue;
+            };
             let permit = match slots.clone().try_acquire_owned() {
                 Ok(permit) => permit,
                 Err(_) => {
@@ -666,6 +678,7 @@ impl Rocket<Orbit> {
             let shutdown = rocket.shutdown();
             tokio::spawn(async move {
                 let _permit = permit;
+                let _client_slot = client_slot;
                 let connection = ConnectionMeta {
                     remote: conn.peer_address(),
                     client_certificates: conn.peer_certificates(),
@@ -713,21 +726,136 @@ impl Rocket<Orbit> {
 /// that they are closed without a word.
 const REFUSALS_AT_ONCE: usize = 64;
 
+/// The most a request head may take: its bytes (hyper's smallest buffer is 8 KiB) and its
+/// header count.
+const MAX_HEAD_BYTES: usize = 32 * 1024;
+const MAX_HEADERS: usize = 64;
+
 struct ConnectionLimits {
     header_timeout: Option<Duration>,
     max_connections: usize,
+    per_client: usize,
+    /// Peers the per-client limit does not apply to (the reverse proxies), as (network,
+    /// prefix length) pairs.
+    exempt: Vec<(std::net::IpAddr, u8)>,
+    /// IPv6 clients are one client per network of this many bits.
+    ipv6_prefix: u8,
 }
 
 impl ConnectionLimits {
-    /// `request_header_timeout` (seconds, 0 = none) and `max_connections`; gatehouse validates
-    /// both at start, these defaults only apply to a Rocket launched without its settings.
+    /// `request_header_timeout` (seconds, 0 = none), `max_connections`,
+    /// `max_connections_per_client`, `trusted_proxies` and `throttle_ipv6_prefix`; gatehouse
+    /// validates them at start, these defaults only apply to a Rocket launched without them.
     fn from_figment(figment: &figment::Figment) -> Self {
         let secs = figment.extract_inner::<u64>("request_header_timeout").unwrap_or(10);
         let max = figment.extract_inner::<usize>("max_connections").unwrap_or(1024);
+        let per_client = figment.extract_inner::<usize>("max_connections_per_client").unwrap_or(max);
+        let exempt = figment.extract_inner::<Vec<String>>("trusted_proxies")
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|s| parse_net(s))
+            .collect();
         ConnectionLimits {
             header_timeout: (secs > 0).then(|| Duration::from_secs(secs)),
             max_connections: max.clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
+            per_client: per_client.max(1),
+            exempt,
+            ipv6_prefix: figment.extract_inner::<u8>("throttle_ipv6_prefix").unwrap_or(64).min(128),
         }
+    }
+}
+
+/// `1.2.3.4`, `10.0.0.0/8`, `::1`, `fd00::/8`.
+fn parse_net(s: &str) -> Option<(std::net::IpAddr, u8)> {
+    let (addr, len) = match s.trim().split_once('/') {
+        Some((a, l)) => (a.parse().ok()?, l.parse().ok()?),
+        None => {
+            let a: std::net::IpAddr = s.trim().parse().ok()?;
+            (a, if a.is_ipv4() { 32 } else { 128 })
+        }
+    };
+    Some((canonical(addr), len))
+}
+
+/// `::ffff:1.2.3.4` is `1.2.3.4`.
+fn canonical(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip {
+        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map(std::net::IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    }
+}
+
+/// The first `len` bits of `ip` (the rest zero), as a number to compare and count by.
+fn prefix_bits(ip: std::net::IpAddr, len: u8) -> u128 {
+    let (bits, width) = match ip {
+        std::net::IpAddr::V4(v4) => (u128::from(u32::from(v4)), 32u32),
+        std::net::IpAddr::V6(v6) => (u128::from(v6), 128u32),
+    };
+    let len = u32::from(len).min(width);
+    if len == 0 {
+        return 0;
+    }
+    let shift = width - len;
+    (bits >> shift) << shift
+}
+
+fn in_net(ip: std::net::IpAddr, (net, len): (std::net::IpAddr, u8)) -> bool {
+    ip.is_ipv4() == net.is_ipv4() && prefix_bits(ip, len) == prefix_bits(net, len)
+}
+
+/// Open connections per client: an IPv4 address, or an IPv6 network.
+struct PerClient {
+    open: std::sync::Mutex<std::collections::HashMap<(bool, u128), usize>>,
+    limits: (usize, Vec<(std::net::IpAddr, u8)>, u8),
+}
+
+/// A client's hold on one of its connections; given back when dropped.
+struct ClientSlot {
+    owner: Option<(Arc<PerClient>, (bool, u128))>,
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        if let Some((per_client, key)) = self.owner.take() {
+            let mut open = per_client.open.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(n) = open.get_mut(&key) {
+                *n -= 1;
+                if *n == 0 {
+                    open.remove(&key);
+                }
+            }
+        }
+    }
+}
+
+impl PerClient {
+    fn new(limits: &ConnectionLimits) -> Self {
+        PerClient {
+            open: Default::default(),
+            limits: (limits.per_client, limits.exempt.clone(), limits.ipv6_prefix),
+        }
+    }
+
+    /// A slot for a connection from `peer`, or `None` if that client has its share.
+    fn take(self: &Arc<Self>, peer: Option<std::net::SocketAddr>) -> Option<ClientSlot> {
+        let (max, exempt, ipv6_prefix) = &self.limits;
+        let Some(ip) = peer.map(|p| canonical(p.ip())) else {
+            return Some(ClientSlot { owner: None });
+        };
+        if exempt.iter().any(|net| in_net(ip, *net)) {
+            return Some(ClientSlot { owner: None });
+        }
+        let key = match ip {
+            std::net::IpAddr::V4(_) => (true, prefix_bits(ip, 32)),
+            std::net::IpAddr::V6(_) => (false, prefix_bits(ip, *ipv6_prefix)),
+        };
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let n = open.entry(key).or_insert(0);
+        if *n >= *max {
+            return None;
+        }
+        *n += 1;
+        Some(ClientSlot { owner: Some((self.clone(), key)) })
     }
 }
 

@@ -1049,28 +1049,31 @@ impl<'r> Request<'r> {
         // Set the request cookies, if they exist.
         // gatehouse patch: one cookie that is not UTF-8 (any site on the domain can set one)
         // used to drop the whole header, signing the user out; only that cookie is skipped.
+        // A name with a `%` is skipped too: Rocket decoded names, so a sibling subdomain's
+        // `%5F_Host-session` became `__Host-session`, a name browsers only accept from this
+        // host (the prefix is checked on the raw name).
         for header in hyper.headers.get_all("Cookie") {
             for raw in header.as_bytes().split(|b| *b == b';') {
                 let Ok(cookie_str) = std::str::from_utf8(raw) else { continue };
-                if let Ok(cookie) = Cookie::parse_encoded(cookie_str.trim()) {
+                let cookie_str = cookie_str.trim();
+                let name = cookie_str.split('=').next().unwrap_or("");
+                if name.contains('%') {
+                    continue;
+                }
+                if let Ok(cookie) = Cookie::parse_encoded(cookie_str) {
                     request.state.cookies.add_original(cookie.into_owned());
                 }
             }
         }
 
         // Set the rest of the headers. This is rather unfortunate and slow.
+        // gatehouse patch: a value that is not UTF-8 is kept, with U+FFFD for the bad bytes.
+        // Dropping it let a client erase a header a proxy set (a byte in the path erased
+        // nginx's `X-Original-URL`, leaving only the client's own `X-Forwarded-Host`), and
+        // warned once per request.
         for (name, value) in hyper.headers.iter() {
-            // FIXME: This is rather unfortunate. Header values needn't be UTF8.
-            let value = match std::str::from_utf8(value.as_bytes()) {
-                Ok(value) => value,
-                Err(_) => {
-                    warn!("Header '{}' contains invalid UTF-8", name);
-                    warn_!("Rocket only supports UTF-8 header values. Dropping header.");
-                    continue;
-                }
-            };
-
-            request.add_header(Header::new(name.as_str(), value));
+            let value = String::from_utf8_lossy(value.as_bytes());
+            request.add_header(Header::new(name.as_str(), value.into_owned()));
         }
 
         if errors.is_empty() {
