@@ -27,7 +27,9 @@ pub struct Pruned {
     pub refusals: crate::service::audit::Flushed,
 }
 
-/// One pass of upkeep.
+/// One pass of upkeep. Each step runs whatever became of the others (a failed flush, say on
+/// a full disk, keeps its counts in memory for the next pass and must not stop the pruning
+/// that frees space); the first error is reported once all have run.
 pub async fn prune(app: &App) -> Result<Pruned, AppError> {
     let now = app.clock.now();
     let deny_list_left = app.denylist.prune(now);
@@ -35,7 +37,7 @@ pub async fn prune(app: &App) -> Result<Pruned, AppError> {
         .settings
         .login_failure_window
         .max(app.settings.register_window);
-    let (sessions, throttle_rows) = app
+    let main = app
         .db
         .run(move |conn| {
             Ok(write_tx(conn, |c| {
@@ -45,18 +47,20 @@ pub async fn prune(app: &App) -> Result<Pruned, AppError> {
                 ))
             })?)
         })
-        .await?;
-    // Its own step after the main transaction: a failure here (a full disk) keeps the counts
-    // in memory for the next pass and must not undo the pruning above.
-    let refusals = crate::service::audit::flush_refusals(app).await?;
-    let audit_rows = crate::service::audit::prune(app, now).await?;
-    Ok(Pruned {
-        sessions,
+        .await;
+    let refusals = crate::service::audit::flush_refusals(app).await;
+    let audit_rows = crate::service::audit::prune(app, now).await;
+    let pruned = Pruned {
+        sessions: main.as_ref().map_or(0, |m| m.0),
         deny_list_left,
-        throttle_rows,
-        audit_rows,
-        refusals,
-    })
+        throttle_rows: main.as_ref().map_or(0, |m| m.1),
+        audit_rows: *audit_rows.as_ref().unwrap_or(&0),
+        refusals: *refusals.as_ref().unwrap_or(&Default::default()),
+    };
+    main?;
+    refusals?;
+    audit_rows?;
+    Ok(pruned)
 }
 
 /// Picks up keys rotated elsewhere (the CLI, another instance) and retires verify-only keys

@@ -132,6 +132,37 @@ backend_tests! {
     }
 
     #[test]
+    fn a_banned_ipv6_network_floods_into_one_row_whatever_its_addresses() {
+        let t = start_with(|f| f.merge(("login_ip_max_failures", 3)));
+        let from = |i: u32| format!("2001:db8:1:2::{i:x}");
+        let login6 = |ip: &str| {
+            let csrf = t.csrf("/login");
+            let addr = SocketAddr::new(ip.parse().unwrap(), 40000);
+            t.send(
+                t.client
+                    .post("/login")
+                    .remote(addr)
+                    .header(ContentType::Form)
+                    .header(Header::new("Origin", ORIGIN))
+                    .body(encode(&[("username", "nobody"), ("password", "whatever whatever"), ("csrf_token", &csrf)])),
+            )
+            .status()
+        };
+        for i in 0..3 {
+            assert_eq!(login6(&from(i)), Status::Unauthorized);
+        }
+        // Every address of the banned /64 is refused, and all of them make one row.
+        for i in 3..300 {
+            assert_eq!(login6(&from(i)), Status::TooManyRequests);
+        }
+        upkeep(&t);
+        let rows = refusal_rows(&t, "address banned");
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        assert_eq!(rows[0].0, 297);
+        assert_eq!(rows[0].2, "2001:db8:1:2::/64");
+    }
+
+    #[test]
     fn the_account_page_says_how_many_sign_ins_were_refused() {
         let t = start();
         // The owner signs up here, so this browser keeps a device cookie and gets in during

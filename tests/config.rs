@@ -115,6 +115,11 @@ backend_tests! {
                 "access_rules",
                 Box::new(|f| f.merge(("access_rules", vec![access_rule("app.example.com", "")]))),
             ),
+            // Proxies send punycode: a rule written in Unicode would silently never match.
+            (
+                "access_rules",
+                Box::new(|f| f.merge(("access_rules", vec![access_rule("wiki.bücher.example", "erik")]))),
+            ),
             (
                 "access_rules",
                 Box::new(|f| {

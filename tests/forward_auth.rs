@@ -525,6 +525,8 @@ backend_tests! {
             ("ftp://app.127.0.0.1.nip.io/", "/dashboard"),
             ("http://app.127.0.0.1.nip.io\\@evil.example/", "/dashboard"),
             ("http://app.127.0.0.1.nip.io//\\evil", "/dashboard"),
+            // A browser decodes `%2f` in a host and lands on evil.com.
+            ("http://evil.com%2f.127.0.0.1.nip.io/", "/dashboard"),
         ];
         for (next, expected) in cases {
             let csrf = t.csrf("/login");

@@ -19,17 +19,35 @@ pub struct RefusalKey {
 pub const MANY_ADDRESSES: &str = "*";
 
 impl RefusalKey {
+    /// Past the cap: first the addresses of a refusal are counted together (the account
+    /// they were refused for is kept, so an account ban is never lost in a flood from
+    /// elsewhere), then, if even that is over the cap, the accounts too.
     fn folded(&self) -> RefusalKey {
         RefusalKey {
             event: self.event,
             reason: self.reason,
-            user_id: None,
+            user_id: if self.client_ip == MANY_ADDRESSES {
+                None
+            } else {
+                self.user_id.clone()
+            },
             client_ip: MANY_ADDRESSES.to_string(),
         }
     }
 
     fn is_folded(&self) -> bool {
         self.client_ip == MANY_ADDRESSES && self.user_id.is_none()
+    }
+
+    /// 0: itemised by address; 1: an account's, its addresses folded; 2: all folded. Each of
+    /// the first two levels holds at most `cap` tallies, so a flood of addresses cannot
+    /// crowd out the accounts' tallies.
+    fn level(&self) -> usize {
+        match (self.client_ip == MANY_ADDRESSES, self.user_id.is_some()) {
+            (false, _) => 0,
+            (true, true) => 1,
+            (true, false) => 2,
+        }
     }
 }
 
@@ -59,10 +77,19 @@ struct Tallies {
     /// The tally each key is counted in during its current ban.
     open: HashMap<RefusalKey, u64>,
     next: u64,
+    /// Tallies held per folding level (`RefusalKey::level`).
+    count: [usize; 3],
 }
 
-/// Refusals counted in memory between two upkeep passes. Bounded: at most `cap` tallies
-/// (open, or closed but not yet written); beyond that, a new key is counted in one tally per
+impl Tallies {
+    fn held(&self, level: usize) -> usize {
+        self.count[level]
+    }
+}
+
+/// Refusals counted in memory between two upkeep passes. Bounded: at most `cap` tallies by
+/// address and `cap` by account (open, or closed but not yet written); beyond that, a new
+/// key is counted in one tally per
 /// reason whose `client_ip` is [`MANY_ADDRESSES`].
 pub struct Refusals {
     tallies: Mutex<Tallies>,
@@ -125,7 +152,7 @@ impl Refusals {
                 // That ban is over: its tally stays until upkeep has written it.
                 t.open.remove(&key);
             }
-            if t.all.len() < self.cap || key.is_folded() {
+            if key.is_folded() || t.held(key.level()) < self.cap {
                 break;
             }
             key = key.folded();
@@ -133,6 +160,7 @@ impl Refusals {
         let id = t.next;
         t.next += 1;
         t.open.insert(key.clone(), id);
+        t.count[key.level()] += 1;
         let username = if key.is_folded() {
             None
         } else {
@@ -213,7 +241,9 @@ impl Refusals {
             }
         }
         for id in done {
-            t.all.remove(&id);
+            if let Some(gone) = t.all.remove(&id) {
+                t.count[gone.key.level()] -= 1;
+            }
         }
         out
     }
@@ -279,6 +309,30 @@ mod tests {
         }
         assert!(r.take(1300, 300).is_empty());
         assert!(r.is_empty());
+    }
+
+    #[test]
+    fn past_the_cap_an_account_refusal_keeps_its_account() {
+        let r = Refusals::new(2);
+        for i in 0..5 {
+            let _ = r.note(key(&format!("192.0.2.{i}")), None, 10, 300);
+        }
+        // A refusal for an account, from yet another address, while the cap is full.
+        let account = RefusalKey {
+            event: Event::LoginThrottled,
+            reason: Reason::AccountBanned,
+            user_id: Some("root-id".into()),
+            client_ip: "203.0.113.5".into(),
+        };
+        let Noted::First { key, .. } = r.note(account, Some("root"), 11, 300) else {
+            panic!("a new tally");
+        };
+        assert_eq!(
+            key.user_id.as_deref(),
+            Some("root-id"),
+            "the account is kept"
+        );
+        assert_eq!(key.client_ip, MANY_ADDRESSES);
     }
 
     #[test]

@@ -173,6 +173,18 @@ pub(super) fn access_rule(rule: &mut AccessRule) -> Result<(), String> {
             rule.host
         ));
     }
+    // Proxies send the host in its ASCII (punycode) form: a Unicode rule would never match,
+    // silently.
+    if !bare
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+    {
+        return Err(format!(
+            "host {:?} must be written in ASCII (letters, digits, '-', '.'; punycode for \
+             international names: xn--...)",
+            rule.host
+        ));
+    }
     if rule.users.is_empty() && rule.groups.is_empty() {
         return Err(format!(
             "the rule for {:?} allows nobody: give users or groups",

@@ -377,9 +377,21 @@ fn write_probe(conn: &mut DbConn, now: i64) -> QueryResult<()> {
 /// directory that is not gatehouse's (`/var/lib`).
 fn prepare_sqlite_file(path: &Path) -> std::io::Result<()> {
     let name = path.to_string_lossy();
-    // An in-memory database or a URI filename: nothing of ours on disk to prepare.
-    if name == ":memory:" || name.starts_with("file:") {
+    // An in-memory database: nothing on disk to prepare. A URI filename (`file:PATH?...`)
+    // names its file after `file:` (and `//` with an empty or `localhost` authority).
+    if name == ":memory:" || name.contains("mode=memory") {
         return Ok(());
+    }
+    if let Some(uri) = name.strip_prefix("file:") {
+        let path = uri.split(['?', '#']).next().unwrap_or("");
+        let path = path
+            .strip_prefix("//localhost")
+            .or_else(|| path.strip_prefix("//"))
+            .unwrap_or(path);
+        if path.is_empty() || path == ":memory:" {
+            return Ok(());
+        }
+        return prepare_sqlite_file(Path::new(path));
     }
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         crate::files::create_private_dir(parent)?;
@@ -443,6 +455,25 @@ pub fn ping(conn: &mut DbConn) -> QueryResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_uri_filename_is_made_private_too() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("sub/g.db");
+        prepare_sqlite_file(Path::new(&format!("file:{}?mode=rwc", file.display()))).unwrap();
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let dir_mode = std::fs::metadata(file.parent().unwrap())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(dir_mode & 0o777, 0o700);
+        // In memory: nothing to make.
+        prepare_sqlite_file(Path::new("file::memory:?cache=shared")).unwrap();
+        prepare_sqlite_file(Path::new(":memory:")).unwrap();
+    }
 
     #[test]
     fn backend_from_url() {

@@ -76,11 +76,13 @@ pub async fn record(
     let now = app.clock.now();
     let ip = origin.audit_address();
     let tally = if event.is_refusal() {
+        // Counted by the client as the throttle knows it (an IPv6 client is its network), so
+        // a banned network cannot make a row for each of its addresses.
         let key = RefusalKey {
             event,
             reason,
             user_id: user_id.map(str::to_string),
-            client_ip: ip.clone(),
+            client_ip: super::throttle::origin_key(app, origin),
         };
         match app
             .refusals

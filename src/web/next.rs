@@ -37,6 +37,13 @@ fn absolute_target(settings: &Settings, next: &str) -> Option<String> {
         return None;
     }
     let host = authority.host().to_ascii_lowercase();
+    // Browsers decode `%` in a host before resolving it: only plain host names are targets.
+    if !host
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '[' | ']' | ':'))
+    {
+        return None;
+    }
     let path = uri.path().as_str();
     let path_and_query = match uri.query() {
         Some(q) => format!(
