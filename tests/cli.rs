@@ -45,6 +45,63 @@ fn gatehouse(t: &TestApp, args: &[&str], stdin: Option<&str>) -> Run {
     }
 }
 
+/// What a change left of an account: its audit rows (event, reason, client address, whether
+/// a session is named) and its sessions (id, why each ended, if it did).
+type Trail = (
+    Vec<(String, String, String, bool)>,
+    Vec<(String, Option<String>)>,
+);
+
+fn trail(t: &TestApp, user_id: &str) -> Trail {
+    use diesel::prelude::*;
+    use gatehouse::db::schema::{audit_events, sessions};
+    let mut conn = t.app().db.get().unwrap();
+    let events = audit_events::table
+        .filter(audit_events::user_id.eq(user_id))
+        .filter(audit_events::event.ne("registered"))
+        .filter(audit_events::event.ne("login_succeeded"))
+        .order(audit_events::id.asc())
+        .select((
+            audit_events::event,
+            audit_events::reason,
+            audit_events::client_ip,
+            audit_events::session_id.is_not_null(),
+        ))
+        .load(&mut *conn)
+        .unwrap();
+    let ended = sessions::table
+        .filter(sessions::user_id.eq(user_id))
+        .order(sessions::created_at.asc())
+        .select((sessions::id, sessions::revoked_reason))
+        .load(&mut *conn)
+        .unwrap();
+    (events, ended)
+}
+
+fn user_id(t: &TestApp, name: &str) -> String {
+    use diesel::prelude::*;
+    use gatehouse::db::schema::users;
+    let mut conn = t.app().db.get().unwrap();
+    users::table
+        .filter(users::username.eq(name))
+        .select(users::id)
+        .first(&mut *conn)
+        .unwrap()
+}
+
+/// An account with two signed-in browsers: the test's own, and a second one.
+fn two_sessions(t: &TestApp, name: &str) -> (String, Browser) {
+    let b = Browser::default();
+    assert_eq!(
+        b.register(t, name, &format!("{name}@example.com"), PASSWORD)
+            .status(),
+        Status::SeeOther
+    );
+    let other = Browser::default();
+    assert_eq!(other.login(t, name, PASSWORD).status(), Status::SeeOther);
+    (user_id(t, name), other)
+}
+
 backend_tests! {
     #[test]
     fn add_a_user_with_a_password_from_stdin_and_sign_in() {
@@ -832,6 +889,138 @@ fn readme_lists_every_setting_with_its_declared_default() {
                     "{key} in {profile} from {}",
                     cwd.display()
                 );
+            }
+        }
+    }
+}
+
+/// The web and the command line run the same flows (`service/`).
+mod parity {
+    use super::*;
+
+    backend_tests! {
+        #[test]
+        fn the_web_and_the_cli_change_accounts_through_the_same_flows() {
+            // Each change is one flow in the service layer, whichever door it comes through: the
+            // change, the sessions it ends and its audit row, written together. The owner acts
+            // from a session (which they keep); an administrator from the command line.
+            let t = start();
+            const NEW: &str = "a brand new passphrase for everyone";
+
+            // Password change (web) and password set (CLI).
+            let (web_id, _) = two_sessions(&t, "webby");
+            let owner = Browser::default();
+            assert_eq!(owner.login(&t, "webby", PASSWORD).status(), Status::SeeOther);
+            let r = owner.submit(
+                &t,
+                "/account",
+                "/account/password",
+                &[("current_password", PASSWORD), ("new_password", NEW), ("new_password_confirm", NEW)],
+            );
+            assert_eq!(r.status(), Status::SeeOther);
+            let (cli_id, _) = two_sessions(&t, "clio");
+            let r = gatehouse(&t, &["user", "set-password", "clio"], Some(&format!("{NEW}\n")));
+            assert_eq!(r.code, 0, "{}", r.stderr);
+            let (web_events, web_sessions) = trail(&t, &web_id);
+            let (cli_events, cli_sessions) = trail(&t, &cli_id);
+            assert_eq!(web_events.len(), 1, "{web_events:?}");
+            let (event, reason, address, from_session) = &web_events[0];
+            assert_eq!(
+                (event.as_str(), reason.as_str(), *from_session),
+                ("password_changed", "ok", true)
+            );
+            assert_ne!(address, "cli");
+            assert_eq!(
+                cli_events,
+                vec![(
+                    "password_changed".to_string(),
+                    "set by an administrator".to_string(),
+                    "cli".to_string(),
+                    false
+                )]
+            );
+            // The owner keeps the session they changed it from; every other one ends, for the
+            // same reason as on the other side.
+            let ended = |s: &[(String, Option<String>)]| {
+                s.iter().filter_map(|(_, r)| r.clone()).collect::<Vec<_>>()
+            };
+            assert_eq!(ended(&web_sessions), vec!["password changed"; 2]);
+            assert_eq!(web_sessions.iter().filter(|(_, r)| r.is_none()).count(), 1);
+            assert_eq!(ended(&cli_sessions), vec!["password set by an administrator"; 2]);
+            for name in ["webby", "clio"] {
+                assert_eq!(Browser::default().login(&t, name, PASSWORD).status(), Status::Unauthorized);
+                assert_eq!(Browser::default().login(&t, name, NEW).status(), Status::SeeOther);
+            }
+
+            // Delete: the account, every session and one audit row, from either door.
+            let r = owner.submit(&t, "/account", "/account/delete", &[("current_password", NEW)]);
+            assert_eq!(r.status(), Status::SeeOther);
+            let r = gatehouse(&t, &["user", "delete", "clio"], None);
+            assert_eq!(r.code, 0, "{}", r.stderr);
+            let (web_events, web_sessions) = trail(&t, &web_id);
+            let (cli_events, cli_sessions) = trail(&t, &cli_id);
+            assert!(web_sessions.is_empty() && cli_sessions.is_empty());
+            let last = |e: &[(String, String, String, bool)]| e.last().cloned().unwrap();
+            assert_eq!((last(&web_events).0, last(&web_events).1), ("account_deleted".into(), "deleted by its owner".into()));
+            assert_eq!((last(&cli_events).0, last(&cli_events).1), ("account_deleted".into(), "deleted by an administrator".into()));
+
+            // Disable: the command line and any other caller of the flow (the admin pages) alike.
+            let (a_id, _) = two_sessions(&t, "alma");
+            let (b_id, _) = two_sessions(&t, "bert");
+            let r = gatehouse(&t, &["user", "disable", "alma"], None);
+            assert_eq!(r.code, 0, "{}", r.stderr);
+            let rt = rocket::tokio::runtime::Runtime::new().unwrap();
+            let bert = rt
+                .block_on(gatehouse::service::signin::find_user(t.app(), "bert"))
+                .unwrap()
+                .unwrap();
+            let origin = gatehouse::service::Origin::cli();
+            rt.block_on(gatehouse::service::account::disable(t.app(), &bert, &origin)).unwrap();
+            let (a, b) = (trail(&t, &a_id), trail(&t, &b_id));
+            assert_eq!(a.0, b.0, "the same audit rows");
+            assert_eq!(ended(&a.1), ended(&b.1), "the same sessions ended");
+            assert_eq!(ended(&a.1), vec!["account disabled"; 2]);
+        }
+
+        #[test]
+        fn a_change_and_its_audit_row_land_together_from_either_door() {
+            // With the audit table gone, no change can be recorded: it must not happen either,
+            // whichever door it came through (the web used to write its row after the commit).
+            let t = start();
+            let (web_id, _) = two_sessions(&t, "wanda");
+            let (cli_id, _) = two_sessions(&t, "carl");
+            let owner = Browser::default();
+            assert_eq!(owner.login(&t, "wanda", PASSWORD).status(), Status::SeeOther);
+            let csrf = owner.csrf(&t, "/account");
+            {
+                use diesel::connection::SimpleConnection;
+                let mut conn = t.app().db.get().unwrap();
+                conn.batch_execute("ALTER TABLE audit_events RENAME TO audit_events_gone").unwrap();
+            }
+            const NEW: &str = "a brand new passphrase for everyone";
+            let r = owner.post(
+                &t,
+                "/account/password",
+                &[
+                    ("current_password", PASSWORD),
+                    ("new_password", NEW),
+                    ("new_password_confirm", NEW),
+                    ("csrf_token", &csrf),
+                ],
+            );
+            assert_eq!(r.status(), Status::InternalServerError);
+            drop(r);
+            let r = gatehouse(&t, &["user", "set-password", "carl"], Some(&format!("{NEW}\n")));
+            assert_eq!(r.code, 2, "{}", r.stdout);
+            {
+                use diesel::connection::SimpleConnection;
+                let mut conn = t.app().db.get().unwrap();
+                conn.batch_execute("ALTER TABLE audit_events_gone RENAME TO audit_events").unwrap();
+            }
+            for (id, name) in [(&web_id, "wanda"), (&cli_id, "carl")] {
+                let (_, sessions) = trail(&t, id);
+                assert!(sessions.iter().all(|(_, r)| r.is_none()), "{name}: sessions ended");
+                assert_eq!(Browser::default().login(&t, name, PASSWORD).status(), Status::SeeOther, "{name}");
             }
         }
     }
