@@ -2,6 +2,7 @@
 //! template for a fixed user, public. `.ci/run` runs this with the feature on.
 #![cfg(feature = "bench")]
 
+#[path = "it/common/mod.rs"]
 mod common;
 
 use common::*;

@@ -4,8 +4,6 @@
 //! hold, on one instance or several sharing the database), and a password change landing
 //! between a sign-in's lookup and its session.
 
-mod common;
-
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
@@ -13,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use diesel::prelude::*;
 use figment::Figment;
 use gatehouse::clock::ManualClock;

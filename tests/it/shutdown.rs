@@ -1,13 +1,11 @@
 //! Graceful shutdown: SIGTERM lets in-flight requests finish before the process exits.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::net::*;
-use common::*;
+use crate::common::net::*;
+use crate::common::*;
 
 backend_tests! {
     #[test]

@@ -1,9 +1,7 @@
 //! Start-up: settings are checked (one clear error naming the key), keys are made once and
 //! a damaged key file stops the start instead of being replaced.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use figment::Figment;
 use gatehouse::StartupError;
 

@@ -3,13 +3,11 @@
 //! do not hold is refused by our guard. Needs the venv `bash .ci/run` makes (or set
 //! GATEHOUSE_TEST_PYTHON to a Python with tests/interop/requirements.txt installed).
 
-mod common;
-
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use common::*;
+use crate::common::*;
 use gatehouse::clock::Clock;
 use rocket::http::Status;
 use serde_json::{json, Value};

@@ -1,11 +1,9 @@
 //! The admin CLI, run as the real binary against a temporary database.
 
-mod common;
-
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use common::*;
+use crate::common::*;
 use rocket::http::Status;
 
 struct Run {
@@ -18,7 +16,7 @@ fn gatehouse(t: &TestApp, args: &[&str], stdin: Option<&str>) -> Run {
     let dir = t.dir.path();
     let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .args(args)
-        .env("DATABASE_URL", common::database_url(dir))
+        .env("DATABASE_URL", crate::common::database_url(dir))
         .env("ROCKET_DATA_DIR", dir.join("data"))
         .env("ROCKET_BCRYPT_COST", "4")
         .env("ROCKET_PROFILE", "debug")

@@ -4,9 +4,7 @@
 //! `trusted_proxies`; most tests here send them from `PROXY`, an address in that range, the
 //! way a reverse proxy on the same network would.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use figment::Figment;
 use rocket::http::{Header, Status};
 

@@ -1,9 +1,7 @@
 //! Signing in: generic failures (LG-1), redirects (LG-7), new sessions (LG-6), remember me,
 //! hash upgrades (PW-5).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use diesel::prelude::*;
 use gatehouse::clock::Clock;
 use gatehouse::db::schema::users;

@@ -1,8 +1,6 @@
 //! Key rotation with live sessions, the JWKS and the metadata document.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use gatehouse::auth::keys;
 use gatehouse::clock::Clock;
 use rocket::http::{ContentType, Status};

@@ -3,12 +3,10 @@
 //! the app as themselves, a Remote-User the client sends never gets through, access rules
 //! hold whatever the request line or the client's forwarding headers say, logout works.
 
-mod common;
-
 use std::path::Path;
 
-use common::net::*;
-use common::{encode, field_value, PASSWORD};
+use crate::common::net::*;
+use crate::common::{encode, field_value, PASSWORD};
 
 /// The nginx configuration block of docs/nginx.md, moved onto loopback without TLS, plus a
 /// second protected app, `admin.gh.test`: the docs' app block under another name.

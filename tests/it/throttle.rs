@@ -3,9 +3,7 @@
 //! owner), registration limits, the bcrypt queue bound (LG-5). Bursts of simultaneous
 //! guesses are in `tests/concurrency.rs`.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use diesel::prelude::*;
 use gatehouse::db::schema::audit_events;
 use rocket::http::{ContentType, Cookie, Header, Status};

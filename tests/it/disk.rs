@@ -2,15 +2,13 @@
 //! `/healthz` says so, so a load balancer stops sending users to an instance that cannot
 //! sign anyone in; the files gatehouse makes are private whatever the umask.
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::net::*;
-use common::*;
+use crate::common::net::*;
+use crate::common::*;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use gatehouse::db::schema::{health_probe, sessions};

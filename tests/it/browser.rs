@@ -3,13 +3,11 @@
 //! posts, the CSP, JavaScript off, two languages, small screens, and axe-core on every page.
 //! Needs `bash .ci/run` once (Chromium, and `npm ci` in tests/e2e).
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::net::*;
-use common::*;
+use crate::common::net::*;
+use crate::common::*;
 
 fn node_modules() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e");

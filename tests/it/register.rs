@@ -1,8 +1,6 @@
 //! Registration: validation per field, the password rules (PW-1..PW-4), strict forms.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use rocket::http::{ContentType, Header, Status};
 
 fn register_form(

@@ -1,11 +1,9 @@
 //! English and Korean: complete catalogs, negotiation, the switch link, translated errors.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 use rocket::http::{Header, Status};
 
 fn keys_of(lang: &str) -> BTreeSet<String> {

@@ -1,13 +1,11 @@
 //! Two gatehouse processes on one PostgreSQL database behind a real nginx, round-robin on
 //! loopback: sessions, revocations and bans are shared; killing one loses no session.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::net::*;
-use common::*;
+use crate::common::net::*;
+use crate::common::*;
 
 fn form(np: u16, path: &str, jar: &Jar, fields: &[(&str, &str)]) -> Reply {
     let origin = format!("http://127.0.0.1:{np}");

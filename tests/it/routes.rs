@@ -1,9 +1,7 @@
 //! Properties of the route table as a whole: deny by default (JW-8), CSRF on every POST
 //! (CS-2), no CORS (CS-4), and the timing rule for unknown users (LG-2).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use rocket::http::{ContentType, Header, Method, Status};
 
 /// Routes anyone may GET without signing in. Everything else must send visitors to login.

@@ -3,12 +3,10 @@
 //! the app as themselves, identity headers the client sends never get through, access rules
 //! hold whatever the request line or the client's forwarding headers say, logout works.
 
-mod common;
-
 use std::path::Path;
 
-use common::net::*;
-use common::{encode, field_value, PASSWORD};
+use crate::common::net::*;
+use crate::common::{encode, field_value, PASSWORD};
 
 /// The Caddyfile of docs/caddy.md on loopback without TLS, plus a second protected app,
 /// `admin.gh.test`: the docs' app site under another name.

@@ -1,8 +1,6 @@
 //! Public pages, error pages and the headers on every response.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use rocket::http::{ContentType, Header, Status};
 
 fn assert_security_headers(r: &rocket::local::blocking::LocalResponse<'_>, what: &str) {

@@ -1,9 +1,7 @@
 //! The signed-in hot path touches no database: a fresh token is verified in memory (and
 //! remembered), the dashboard's session details and forward-auth's profile come from caches.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use rocket::http::Status;
 
 backend_tests! {

@@ -2,10 +2,8 @@
 //! ban with a count (no write per refused request), and events past `audit_retention` are
 //! pruned by upkeep.
 
-mod common;
-
-use common::net::*;
-use common::*;
+use crate::common::net::*;
+use crate::common::*;
 use diesel::prelude::*;
 use gatehouse::db::schema::audit_events;
 use rocket::http::{ContentType, Header, Status};

@@ -4,16 +4,14 @@
 //! log. These need real sockets (Rocket's local client has no connections), so they run the
 //! built binary; they do not touch what differs between databases, so they run on SQLite only.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::net::*;
-use common::{encode, field_value, PASSWORD};
+use crate::common::net::*;
+use crate::common::{encode, field_value, PASSWORD};
 
 fn serve(dir: &Path, env: &[(&str, &str)]) -> (Reaper, u16) {
     let port = free_port();

@@ -1,9 +1,7 @@
 //! The session design: sliding short tokens, revalidation, logout and its replay, restarts,
 //! timeouts (JW-6, JW-7), pruning.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use diesel::prelude::*;
 use gatehouse::clock::Clock;
 use gatehouse::db::schema::{sessions, users};

@@ -1,15 +1,13 @@
 //! PostgreSQL going away and coming back: 503 pages and `/healthz` 503 meanwhile, and the app
 //! recovers by itself. The database sits behind a TCP relay the test can cut.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use rocket::http::Status;
 
 /// A TCP relay to PostgreSQL that can be cut (every connection closed, new ones refused)

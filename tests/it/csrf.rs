@@ -1,8 +1,6 @@
 //! CSRF and origin checks (SECURITY-BAR CS-1..CS-4) on every POST, sign-in included.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use rocket::http::{ContentType, Header, Status};
 
 fn post(t: &TestApp, uri: &str, fields: &[(&str, &str)], headers: &[(&str, &str)]) -> Status {

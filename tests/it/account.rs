@@ -1,9 +1,7 @@
 //! The account page, password change (PW-7), signed-in devices, revocation (JW-6), account
 //! deletion, the session cap and the audit trail (LG-8).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use diesel::prelude::*;
 use gatehouse::db::schema::{audit_events, sessions, users};
 use rocket::http::Status;
