@@ -14,7 +14,7 @@ use crate::error::AppError;
 use crate::App;
 
 /// Seconds between upkeep passes.
-const PRUNE_EVERY: u64 = 60;
+pub const PRUNE_EVERY: u64 = 60;
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Pruned {

@@ -26,8 +26,8 @@ backend_tests! {
     #[test]
     fn journeys_and_accessibility_in_chromium() {
         let e2e = node_modules();
-        let dir = tempfile::tempdir().unwrap();
-        let secure_dir = tempfile::tempdir().unwrap();
+        let dir = test_dir();
+        let secure_dir = test_dir();
         let (port, secure_port) = (free_port(), free_port());
         let base = format!("http://127.0.0.1:{port}");
         let secure_base = format!("http://127.0.0.1:{secure_port}");
@@ -53,7 +53,5 @@ backend_tests! {
         println!("{stdout}");
         assert!(out.status.success(), "browser journeys failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
         assert!(stdout.contains(" 0 failed"), "{stdout}");
-        drop_schema(dir.path());
-        drop_schema(secure_dir.path());
     }
 }

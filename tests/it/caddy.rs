@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use crate::common::net::*;
-use crate::common::{encode, field_value, PASSWORD};
+use crate::common::{field_value, test_dir, PASSWORD};
 
 /// The Caddyfile of docs/caddy.md on loopback without TLS, plus a second protected app,
 /// `admin.gh.test`: the docs' app site under another name.
@@ -94,7 +94,7 @@ fn nina_cannot_reach_the_admin_app(cp: u16, cookie: &str) {
 backend_tests! {
     #[test]
     fn caddy_forward_auth_end_to_end() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = test_dir();
         let (cp, cp2, gp) = (free_port(), free_port(), free_port());
         let up = start_upstream();
         let login_origin = format!("http://login.gh.test:{cp}");
@@ -139,58 +139,27 @@ backend_tests! {
         assert!(!r.body.contains("UPSTREAM"));
 
         // 2. Register through Caddy, sign out, then sign in from the redirect's page.
+        let login = Site::new(cp, &login_host);
+        assert_eq!(login.origin.as_deref(), Some(login_origin.as_str()));
         let mut jar = Jar::default();
-        let page = http(cp, "GET", &login_host, "/register", &[], None);
-        assert_eq!(page.status, 200, "{}", page.body);
-        jar.take(&page);
-        let csrf = field_value(&page.body, "csrf_token").unwrap();
-        let form = encode(&[
-            ("username", "nina"),
-            ("email", "nina@example.com"),
-            ("password", PASSWORD),
-            ("password_confirm", PASSWORD),
-            ("csrf_token", &csrf),
-        ]);
-        let post = |path: &str, jar: &Jar, form: &str| {
-            http(
-                cp,
-                "POST",
-                &login_host,
-                path,
-                &[
-                    ("Cookie", &jar.header()),
-                    ("Origin", &login_origin),
-                    ("Content-Type", "application/x-www-form-urlencoded"),
-                ],
-                Some(form),
-            )
-        };
-        let r = post("/register", &jar, &form);
+        let r = login.register(&mut jar, "nina");
         assert_eq!(r.status, 303, "{}", r.body);
-        jar.take(&r);
-        let page = http(cp, "GET", &login_host, "/dashboard", &[("Cookie", &jar.header())], None);
-        let csrf = field_value(&page.body, "csrf_token").unwrap();
-        let r = post("/logout", &jar, &encode(&[("csrf_token", &csrf)]));
+        let r = login.submit(&mut jar, "/dashboard", "/logout", &[]);
         assert_eq!(r.status, 303);
-        jar.take(&r);
 
         let login_path = location.strip_prefix(&login_origin).unwrap();
-        let page = http(cp, "GET", &login_host, login_path, &[("Cookie", &jar.header())], None);
+        let page = login.get(login_path, &jar);
         assert_eq!(page.status, 200);
-        jar.take(&page);
-        let csrf = field_value(&page.body, "csrf_token").unwrap();
         let next = field_value(&page.body, "next").unwrap();
         assert_eq!(next, format!("http://app.gh.test:{cp}/private/page?x=1"));
-        let form = encode(&[
-            ("username", "nina"),
-            ("password", PASSWORD),
-            ("next", &next),
-            ("csrf_token", &csrf),
-        ]);
-        let r = post("/login", &jar, &form);
+        let r = login.submit(
+            &mut jar,
+            login_path,
+            "/login",
+            &[("username", "nina"), ("password", PASSWORD), ("next", &next)],
+        );
         assert_eq!(r.status, 303, "{}", r.body);
         assert_eq!(r.header("Location"), Some(next.as_str()), "back to the app");
-        jar.take(&r);
         let cookie = jar.header();
 
         // 3. Signed in: the app sees who it is; identity headers the client made up never get
@@ -271,11 +240,9 @@ backend_tests! {
         nina_cannot_reach_the_admin_app(cp2, &cookie);
 
         // 5. Logout: redirected again, and the old cookie replayed no longer opens the app.
-        let page = http(cp, "GET", &login_host, "/dashboard", &[("Cookie", &cookie)], None);
-        let csrf = field_value(&page.body, "csrf_token").unwrap();
-        let r = post("/logout", &jar, &encode(&[("csrf_token", &csrf)]));
+        assert_eq!(jar.header(), cookie);
+        let r = login.submit(&mut jar, "/dashboard", "/logout", &[]);
         assert_eq!(r.status, 303);
-        jar.take(&r);
         for c in [jar.header(), cookie] {
             let r = http(cp, "GET", &app_host, "/private/page", &[("Cookie", &c)], None);
             assert_eq!(r.status, 302, "{}", r.body);

@@ -217,7 +217,7 @@ const NEW_PASSWORD: &str = "a brand new passphrase here";
 /// plain cost-4 hash, which a sign-in upgrades), and `change` lands after the sign-in read the
 /// account but before it made its session. Returns the sign-in's answer.
 fn sign_in_racing(change: Change, imported: bool) {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = test_dir();
     let clock = Arc::new(ManualClock::new());
     let cost_5 = |f: Figment| f.merge(("bcrypt_cost", 5));
     runtime().block_on(async {
@@ -307,7 +307,6 @@ fn sign_in_racing(change: Change, imported: bool) {
             "{change:?}: old and new password"
         );
     });
-    drop_schema(dir.path());
 }
 
 /// What the laptop does with the old password while the phone changes it.
@@ -321,7 +320,7 @@ enum LaptopDoes {
 /// password) is held at bcrypt while the phone changes the password: the laptop's change or
 /// deletion must then be refused, and the phone's change stand.
 fn laptop_races_a_password_change_on_the_phone(does: LaptopDoes) {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = test_dir();
     let clock = Arc::new(ManualClock::new());
     runtime().block_on(async {
         let laptop = instance(dir.path(), &clock, true, |f| f).await;
@@ -398,13 +397,12 @@ fn laptop_races_a_password_change_on_the_phone(does: LaptopDoes) {
             );
         }
     });
-    drop_schema(dir.path());
 }
 
 backend_tests! {
     #[test]
     fn concurrent_registrations_and_sign_ins_all_succeed() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = test_dir();
         let f = figment(dir.path()).merge(("register_ip_max", 1000));
         runtime().block_on(async {
             let client = Client::untracked(gatehouse::rocket(f).unwrap()).await.unwrap();
@@ -462,12 +460,11 @@ backend_tests! {
             let s: i64 = sessions::table.count().get_result(&mut *conn).unwrap();
             assert_eq!((u, s), (n, 2 * n));
         });
-        drop_schema(dir.path());
     }
 
     #[test]
     fn a_burst_from_one_address_gets_no_more_guesses_than_its_limit_on_any_instance() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = test_dir();
         let clock = Arc::new(ManualClock::new());
         runtime().block_on(async {
             let one = instance(dir.path(), &clock, false, |f| f).await;
@@ -505,12 +502,11 @@ backend_tests! {
                 assert_eq!(r.status(), Status::TooManyRequests);
             }
         });
-        drop_schema(dir.path());
     }
 
     #[test]
     fn a_burst_of_guesses_at_one_account_gets_no_more_than_its_limit() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = test_dir();
         let clock = Arc::new(ManualClock::new());
         runtime().block_on(async {
             let one = instance(dir.path(), &clock, false, |f| f).await;
@@ -566,12 +562,11 @@ backend_tests! {
             let r = sign_in(&one, &pre, "192.0.2.78", "vera", PASSWORD).await;
             assert_eq!(r.status(), Status::Unauthorized);
         });
-        drop_schema(dir.path());
     }
 
     #[test]
     fn a_burst_of_registrations_gets_no_more_than_the_cap() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = test_dir();
         let clock = Arc::new(ManualClock::new());
         runtime().block_on(async {
             let config = |f: Figment| f.merge(("register_ip_max", 3));
@@ -610,7 +605,6 @@ backend_tests! {
                 "{statuses:?}"
             );
         });
-        drop_schema(dir.path());
     }
 
     #[test]

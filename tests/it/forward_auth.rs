@@ -572,7 +572,7 @@ backend_tests! {
 
     #[test]
     fn cookie_domain_must_contain_the_public_origin() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = test_dir();
         let f = figment(dir.path()).merge(("cookie_domain", "example.com"));
         let e = gatehouse::rocket(f).expect_err("refused").to_string();
         assert!(e.contains("`cookie_domain`"), "{e}");

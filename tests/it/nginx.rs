@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use crate::common::net::*;
-use crate::common::{encode, field_value, PASSWORD};
+use crate::common::{field_value, test_dir, PASSWORD};
 
 /// The nginx configuration block of docs/nginx.md, moved onto loopback without TLS, plus a
 /// second protected app, `admin.gh.test`: the docs' app block under another name.
@@ -61,7 +61,7 @@ fn documented_config(nginx_port: u16, gatehouse_port: u16, app_port: u16) -> Str
 backend_tests! {
     #[test]
     fn nginx_forward_auth_end_to_end() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = test_dir();
         let (np, gp) = (free_port(), free_port());
         let up = start_upstream();
         let login_origin = format!("http://login.gh.test:{np}");
@@ -106,99 +106,28 @@ backend_tests! {
         assert!(!r.body.contains("UPSTREAM"));
 
         // 2. Register through nginx, then sign in from the redirect's page.
+        let login = Site::new(np, &login_host);
+        assert_eq!(login.origin.as_deref(), Some(login_origin.as_str()));
         let mut jar = Jar::default();
-        let page = http(np, "GET", &login_host, "/register", &[], None);
-        jar.take(&page);
-        let csrf = field_value(&page.body, "csrf_token").unwrap();
-        let form = encode(&[
-            ("username", "nina"),
-            ("email", "nina@example.com"),
-            ("password", PASSWORD),
-            ("password_confirm", PASSWORD),
-            ("csrf_token", &csrf),
-        ]);
-        let r = http(
-            np,
-            "POST",
-            &login_host,
-            "/register",
-            &[
-                ("Cookie", &jar.header()),
-                ("Origin", &login_origin),
-                ("Content-Type", "application/x-www-form-urlencoded"),
-            ],
-            Some(&form),
-        );
+        let r = login.register(&mut jar, "nina");
         assert_eq!(r.status, 303, "{}", r.body);
-        jar.take(&r);
-        let logout_page = http(
-            np,
-            "GET",
-            &login_host,
-            "/dashboard",
-            &[("Cookie", &jar.header())],
-            None,
-        );
-        let csrf = field_value(&logout_page.body, "csrf_token").unwrap();
-        let r = http(
-            np,
-            "POST",
-            &login_host,
-            "/logout",
-            &[
-                ("Cookie", &jar.header()),
-                ("Origin", &login_origin),
-                ("Content-Type", "application/x-www-form-urlencoded"),
-            ],
-            Some(&encode(&[("csrf_token", &csrf)])),
-        );
+        let r = login.submit(&mut jar, "/dashboard", "/logout", &[]);
         assert_eq!(r.status, 303);
-        jar.take(&r);
-
         let login_path = location.strip_prefix(&login_origin).unwrap();
-        let page = http(
-            np,
-            "GET",
-            &login_host,
-            login_path,
-            &[("Cookie", &jar.header())],
-            None,
-        );
+        let page = login.get(login_path, &jar);
         assert_eq!(page.status, 200);
-        jar.take(&page);
-        let csrf = field_value(&page.body, "csrf_token").unwrap();
         let next = field_value(&page.body, "next").unwrap();
         assert_eq!(next, format!("http://app.gh.test:{np}/private/page?x=1"));
-        let form = encode(&[
-            ("username", "nina"),
-            ("password", PASSWORD),
-            ("next", &next),
-            ("csrf_token", &csrf),
-        ]);
-        let r = http(
-            np,
-            "POST",
-            &login_host,
+        let r = login.submit(
+            &mut jar,
+            login_path,
             "/login",
-            &[
-                ("Cookie", &jar.header()),
-                ("Origin", &login_origin),
-                ("Content-Type", "application/x-www-form-urlencoded"),
-            ],
-            Some(&form),
+            &[("username", "nina"), ("password", PASSWORD), ("next", &next)],
         );
         assert_eq!(r.status, 303, "{}", r.body);
         assert_eq!(r.header("Location"), Some(next.as_str()), "back to the app");
-        let session = r
-            .headers
-            .iter()
-            .find(|(k, v)| k.eq_ignore_ascii_case("set-cookie") && v.starts_with("session="))
-            .unwrap()
-            .1
-            .clone();
+        let session = r.set_cookie("session").unwrap();
         assert!(session.contains("Domain=gh.test"), "{session}");
-        jar.take(&r);
-
         // 3. Signed in: the app sees who it is, and a forged Remote-User is overwritten.
         for spoof in ["Remote-User", "remote-user", "REMOTE-USER"] {
             let r = http(
@@ -342,30 +271,9 @@ backend_tests! {
         assert_eq!(r.status, 404);
 
         // 4. Logout: redirected again.
-        let page = http(
-            np,
-            "GET",
-            &login_host,
-            "/dashboard",
-            &[("Cookie", &jar.header())],
-            None,
-        );
-        let csrf = field_value(&page.body, "csrf_token").unwrap();
         let stolen = jar.header();
-        let r = http(
-            np,
-            "POST",
-            &login_host,
-            "/logout",
-            &[
-                ("Cookie", &jar.header()),
-                ("Origin", &login_origin),
-                ("Content-Type", "application/x-www-form-urlencoded"),
-            ],
-            Some(&encode(&[("csrf_token", &csrf)])),
-        );
+        let r = login.submit(&mut jar, "/dashboard", "/logout", &[]);
         assert_eq!(r.status, 303);
-        jar.take(&r);
         let r = http(
             np,
             "GET",

@@ -97,7 +97,7 @@ fn postgres_outage_gives_503_and_the_app_recovers() {
             .unwrap()
             .to_string();
         let relay = Relay::start(&host_port);
-        let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+        let dir = std::sync::Arc::new(test_dir());
         let url =
             database_url(dir.path()).replace(&host_port, &format!("127.0.0.1:{}", relay.port));
         let t = start_in(

@@ -10,7 +10,7 @@ use crate::common::*;
 backend_tests! {
     #[test]
     fn sigterm_finishes_in_flight_requests() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = test_dir();
         let port = free_port();
         let mut gh = start_gatehouse(dir.path(), port, &[
             ("ROCKET_PUBLIC_ORIGIN", format!("http://127.0.0.1:{port}")),
@@ -72,7 +72,6 @@ backend_tests! {
             std::thread::sleep(Duration::from_millis(20));
         };
         assert!(exit.success(), "{exit:?}");
-        drop_schema(dir.path());
     }
 }
 

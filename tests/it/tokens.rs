@@ -1,9 +1,9 @@
 //! Token attacks against the guard (SECURITY-BAR JW-1..JW-4): every one is "not signed in",
 //! never a 5xx.
 
+use crate::common::*;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use crate::common::*;
 use gatehouse::clock::Clock;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use rocket::http::Status;
