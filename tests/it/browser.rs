@@ -22,36 +22,40 @@ fn node_modules() -> PathBuf {
     dir
 }
 
-backend_tests! {
-    #[test]
-    fn journeys_and_accessibility_in_chromium() {
-        let e2e = node_modules();
-        let dir = test_dir();
-        let secure_dir = test_dir();
-        let (port, secure_port) = (free_port(), free_port());
-        let base = format!("http://127.0.0.1:{port}");
-        let secure_base = format!("http://127.0.0.1:{secure_port}");
-        let _plain = start_gatehouse(dir.path(), port, &[("ROCKET_PUBLIC_ORIGIN", base.clone())]);
-        let _secure = start_gatehouse(
-            secure_dir.path(),
-            secure_port,
-            &[("ROCKET_PUBLIC_ORIGIN", secure_base.clone()), ("ROCKET_SECURE_COOKIES", "true".into())],
-        );
-        let shots = std::env::var("GATEHOUSE_SCREENSHOTS").unwrap_or_else(|_| {
-            format!("{}/target/screenshots", env!("CARGO_MANIFEST_DIR"))
-        });
-        let out = Command::new("node")
-            .arg(e2e.join("journeys.mjs"))
-            .current_dir(&e2e)
-            .env("BASE", &base)
-            .env("SECURE_BASE", &secure_base)
-            .env("WORK", dir.path())
-            .env("SHOTS", shots)
-            .output()
-            .expect("node runs");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        println!("{stdout}");
-        assert!(out.status.success(), "browser journeys failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-        assert!(stdout.contains(" 0 failed"), "{stdout}");
-    }
+#[test]
+fn journeys_and_accessibility_in_chromium() {
+    let e2e = node_modules();
+    let dir = test_dir();
+    let secure_dir = test_dir();
+    let (port, secure_port) = (free_port(), free_port());
+    let base = format!("http://127.0.0.1:{port}");
+    let secure_base = format!("http://127.0.0.1:{secure_port}");
+    let _plain = start_gatehouse(dir.path(), port, &[("ROCKET_PUBLIC_ORIGIN", base.clone())]);
+    let _secure = start_gatehouse(
+        secure_dir.path(),
+        secure_port,
+        &[
+            ("ROCKET_PUBLIC_ORIGIN", secure_base.clone()),
+            ("ROCKET_SECURE_COOKIES", "true".into()),
+        ],
+    );
+    let shots = std::env::var("GATEHOUSE_SCREENSHOTS")
+        .unwrap_or_else(|_| format!("{}/target/screenshots", env!("CARGO_MANIFEST_DIR")));
+    let out = Command::new("node")
+        .arg(e2e.join("journeys.mjs"))
+        .current_dir(&e2e)
+        .env("BASE", &base)
+        .env("SECURE_BASE", &secure_base)
+        .env("WORK", dir.path())
+        .env("SHOTS", shots)
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "browser journeys failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains(" 0 failed"), "{stdout}");
 }

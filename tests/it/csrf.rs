@@ -13,124 +13,10 @@ fn start_in_same_app_token(t: &TestApp) -> String {
 }
 
 backend_tests! {
-    #[test]
-    fn sign_in_needs_a_token_bound_to_this_browser() {
-        let t = start();
-        t.signed_up("abe");
-        t.logout();
-        let creds = [("username", "abe"), ("password", PASSWORD)];
-        // No token at all.
-        assert_eq!(t.post_form_with("/login", &creds, &[]).status(), Status::Forbidden);
-        // A made-up one.
-        let mut f = creds.to_vec();
-        f.push((
-            "csrf_token",
-            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-        ));
-        assert_eq!(t.post_form_with("/login", &f, &[]).status(), Status::Forbidden);
-        // A real token from another browser (another pre-session cookie) is worthless here.
-        let other = start_in_same_app_token(&t);
-        let mut f = creds.to_vec();
-        f.push(("csrf_token", &other));
-        assert_eq!(t.post_form_with("/login", &f, &[]).status(), Status::Forbidden);
-        // And the real one works.
-        let mine = t.csrf("/login");
-        let mut f = creds.to_vec();
-        f.push(("csrf_token", &mine));
-        assert_eq!(t.post_form_with("/login", &f, &[]).status(), Status::SeeOther);
-    }
 
-    #[test]
-    fn a_repeated_token_field_is_refused_whichever_copy_is_good() {
-        // A server that took the first, the last or any valid copy could be fed a second
-        // token by whoever controls part of the form (an injected field, a proxy).
-        let t = start();
-        t.signed_up("rhea");
-        t.logout();
-        let forged = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
-        let creds = [("username", "rhea"), ("password", PASSWORD)];
-        let mine = t.csrf("/login");
-        let also_mine = t.csrf("/login");
-        for (a, b) in [(&mine[..], forged), (forged, &mine[..]), (&mine[..], &also_mine[..])] {
-            let mut f = creds.to_vec();
-            f.push(("csrf_token", a));
-            f.push(("csrf_token", b));
-            assert_eq!(t.post_form_with("/login", &f, &[]).status(), Status::Forbidden);
-            assert!(t.session_cookie().is_none(), "signed in with a repeated token");
-        }
-        // A session-bound form too: sign-out with two tokens leaves the session alone.
-        let mut f = creds.to_vec();
-        f.push(("csrf_token", &mine));
-        assert_eq!(t.post_form_with("/login", &f, &[]).status(), Status::SeeOther);
-        let token = t.csrf("/dashboard");
-        for (a, b) in [(&token[..], forged), (forged, &token[..]), (&token[..], &token[..])] {
-            let status = t.post_form_with("/logout", &[("csrf_token", a), ("csrf_token", b)], &[]).status();
-            assert_eq!(status, Status::Forbidden);
-            assert_eq!(t.get("/dashboard").status(), Status::Ok, "signed out by a repeated token");
-        }
-    }
 
-    #[test]
-    fn without_the_pre_session_cookie_sign_in_is_refused() {
-        let t = start();
-        let token = t.csrf("/login");
-        // A client that sends no cookies at all, holding a token that was valid for our browser.
-        let status = rocket::local::blocking::Client::untracked(
-            gatehouse::rocket_with_clock(figment(t.dir.path()), t.clock.clone()).unwrap(),
-        )
-        .unwrap()
-        .post("/login")
-        .header(ContentType::Form)
-        .body(encode(&[
-            ("username", "x"),
-            ("password", "y"),
-            ("csrf_token", &token),
-        ]))
-        .dispatch()
-        .status();
-        assert_eq!(status, Status::Forbidden);
-    }
 
-    #[test]
-    fn cross_origin_posts_are_refused_even_with_a_valid_token() {
-        let t = start();
-        t.signed_up("bea");
-        t.logout();
-        let token = t.csrf("/login");
-        let f = [
-            ("username", "bea"),
-            ("password", PASSWORD),
-            ("csrf_token", token.as_str()),
-        ];
-        assert_eq!(
-            t.post_form_with("/login", &f, &[("Origin", "https://evil.example")]).status(),
-            Status::Forbidden
-        );
-        assert_eq!(
-            t.post_form_with("/login", &f, &[("Origin", "null")]).status(),
-            Status::Forbidden
-        );
-        assert_eq!(
-            t.post_form_with("/login", &f, &[("Origin", "http://127.0.0.1:8001")]).status(),
-            Status::Forbidden
-        );
-        assert_eq!(
-            t.post_form_with("/login", &f, &[("Sec-Fetch-Site", "cross-site")]).status(),
-            Status::Forbidden
-        );
-        let r = t.post_form_with("/login", &f, &[("Origin", "https://evil.example")]);
-        assert_eq!(r.status(), Status::Forbidden);
-        let body = r.into_string().unwrap();
-        assert!(body.contains("data-testid=\"error\"") && body.contains("another origin"));
-        // Same-origin and same-site are fine.
-        assert_eq!(
-            t.post_form_with("/login",
-                &f,
-                &[("Origin", ORIGIN), ("Sec-Fetch-Site", "same-origin")]
-            ).status(),
-            Status::SeeOther
-        );
-    }
+
 
     #[test]
     fn logout_needs_the_session_bound_token() {
@@ -287,6 +173,166 @@ backend_tests! {
         // The password did not change.
         assert_eq!(Browser::default().login(&t, "eli", PASSWORD).status(), Status::SeeOther);
     }
+}
+
+#[test]
+fn sign_in_needs_a_token_bound_to_this_browser() {
+    let t = start();
+    t.signed_up("abe");
+    t.logout();
+    let creds = [("username", "abe"), ("password", PASSWORD)];
+    // No token at all.
+    assert_eq!(
+        t.post_form_with("/login", &creds, &[]).status(),
+        Status::Forbidden
+    );
+    // A made-up one.
+    let mut f = creds.to_vec();
+    f.push((
+        "csrf_token",
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    ));
+    assert_eq!(
+        t.post_form_with("/login", &f, &[]).status(),
+        Status::Forbidden
+    );
+    // A real token from another browser (another pre-session cookie) is worthless here.
+    let other = start_in_same_app_token(&t);
+    let mut f = creds.to_vec();
+    f.push(("csrf_token", &other));
+    assert_eq!(
+        t.post_form_with("/login", &f, &[]).status(),
+        Status::Forbidden
+    );
+    // And the real one works.
+    let mine = t.csrf("/login");
+    let mut f = creds.to_vec();
+    f.push(("csrf_token", &mine));
+    assert_eq!(
+        t.post_form_with("/login", &f, &[]).status(),
+        Status::SeeOther
+    );
+}
+
+#[test]
+fn a_repeated_token_field_is_refused_whichever_copy_is_good() {
+    // A server that took the first, the last or any valid copy could be fed a second
+    // token by whoever controls part of the form (an injected field, a proxy).
+    let t = start();
+    t.signed_up("rhea");
+    t.logout();
+    let forged = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let creds = [("username", "rhea"), ("password", PASSWORD)];
+    let mine = t.csrf("/login");
+    let also_mine = t.csrf("/login");
+    for (a, b) in [
+        (&mine[..], forged),
+        (forged, &mine[..]),
+        (&mine[..], &also_mine[..]),
+    ] {
+        let mut f = creds.to_vec();
+        f.push(("csrf_token", a));
+        f.push(("csrf_token", b));
+        assert_eq!(
+            t.post_form_with("/login", &f, &[]).status(),
+            Status::Forbidden
+        );
+        assert!(
+            t.session_cookie().is_none(),
+            "signed in with a repeated token"
+        );
+    }
+    // A session-bound form too: sign-out with two tokens leaves the session alone.
+    let mut f = creds.to_vec();
+    f.push(("csrf_token", &mine));
+    assert_eq!(
+        t.post_form_with("/login", &f, &[]).status(),
+        Status::SeeOther
+    );
+    let token = t.csrf("/dashboard");
+    for (a, b) in [
+        (&token[..], forged),
+        (forged, &token[..]),
+        (&token[..], &token[..]),
+    ] {
+        let status = t
+            .post_form_with("/logout", &[("csrf_token", a), ("csrf_token", b)], &[])
+            .status();
+        assert_eq!(status, Status::Forbidden);
+        assert_eq!(
+            t.get("/dashboard").status(),
+            Status::Ok,
+            "signed out by a repeated token"
+        );
+    }
+}
+
+#[test]
+fn without_the_pre_session_cookie_sign_in_is_refused() {
+    let t = start();
+    let token = t.csrf("/login");
+    // A client that sends no cookies at all, holding a token that was valid for our browser.
+    let status = rocket::local::blocking::Client::untracked(
+        gatehouse::rocket_with_clock(figment(t.dir.path()), t.clock.clone()).unwrap(),
+    )
+    .unwrap()
+    .post("/login")
+    .header(ContentType::Form)
+    .body(encode(&[
+        ("username", "x"),
+        ("password", "y"),
+        ("csrf_token", &token),
+    ]))
+    .dispatch()
+    .status();
+    assert_eq!(status, Status::Forbidden);
+}
+
+#[test]
+fn cross_origin_posts_are_refused_even_with_a_valid_token() {
+    let t = start();
+    t.signed_up("bea");
+    t.logout();
+    let token = t.csrf("/login");
+    let f = [
+        ("username", "bea"),
+        ("password", PASSWORD),
+        ("csrf_token", token.as_str()),
+    ];
+    assert_eq!(
+        t.post_form_with("/login", &f, &[("Origin", "https://evil.example")])
+            .status(),
+        Status::Forbidden
+    );
+    assert_eq!(
+        t.post_form_with("/login", &f, &[("Origin", "null")])
+            .status(),
+        Status::Forbidden
+    );
+    assert_eq!(
+        t.post_form_with("/login", &f, &[("Origin", "http://127.0.0.1:8001")])
+            .status(),
+        Status::Forbidden
+    );
+    assert_eq!(
+        t.post_form_with("/login", &f, &[("Sec-Fetch-Site", "cross-site")])
+            .status(),
+        Status::Forbidden
+    );
+    let r = t.post_form_with("/login", &f, &[("Origin", "https://evil.example")]);
+    assert_eq!(r.status(), Status::Forbidden);
+    let body = r.into_string().unwrap();
+    assert!(body.contains("data-testid=\"error\"") && body.contains("another origin"));
+    // Same-origin and same-site are fine.
+    assert_eq!(
+        t.post_form_with(
+            "/login",
+            &f,
+            &[("Origin", ORIGIN), ("Sec-Fetch-Site", "same-origin")]
+        )
+        .status(),
+        Status::SeeOther
+    );
 }
 
 /// Users, live sessions, audit events and throttle records: what a request that changed

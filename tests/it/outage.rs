@@ -17,6 +17,8 @@ struct Relay {
     target: String,
     up: Arc<AtomicBool>,
     conns: Arc<Mutex<Vec<TcpStream>>>,
+    /// The thread that holds the listener: when it has ended, new connections are refused.
+    accepting: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl Relay {
@@ -31,6 +33,7 @@ impl Relay {
             target: target.to_string(),
             up: Arc::new(AtomicBool::new(false)),
             conns: Arc::new(Mutex::new(Vec::new())),
+            accepting: Mutex::new(None),
         };
         relay.restore();
         relay
@@ -41,7 +44,7 @@ impl Relay {
         listener.set_nonblocking(true).unwrap();
         self.up.store(true, Ordering::SeqCst);
         let (up, conns, target) = (self.up.clone(), self.conns.clone(), self.target.clone());
-        std::thread::spawn(move || {
+        let accepting = std::thread::spawn(move || {
             while up.load(Ordering::SeqCst) {
                 match listener.accept() {
                     Ok((client, _)) => {
@@ -60,6 +63,7 @@ impl Relay {
             }
             // The listener drops here: new connections are refused.
         });
+        *self.accepting.lock().unwrap() = Some(accepting);
     }
 
     fn cut(&self) {
@@ -67,7 +71,9 @@ impl Relay {
         for s in self.conns.lock().unwrap().drain(..) {
             let _ = s.shutdown(Shutdown::Both);
         }
-        std::thread::sleep(Duration::from_millis(50));
+        if let Some(accepting) = self.accepting.lock().unwrap().take() {
+            accepting.join().unwrap();
+        }
     }
 }
 

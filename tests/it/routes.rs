@@ -54,80 +54,9 @@ fn app_routes(t: &TestApp) -> Vec<(Method, String)> {
 }
 
 backend_tests! {
-    #[test]
-    fn every_non_public_page_requires_a_session() {
-        let t = start();
-        let mut checked = Vec::new();
-        for (method, path) in app_routes(&t) {
-            if method != Method::Get
-                || PUBLIC.contains(&path.as_str())
-                || path.starts_with("/.well-known")
-                || path == "/auth/verify"
-            {
-                continue;
-            }
-            let r = t.get(&concrete(&path));
-            assert_eq!(r.status(), Status::SeeOther, "GET {path} without a session");
-            assert!(
-                r.headers()
-                    .get_one("Location")
-                    .unwrap()
-                    .starts_with("/login?next="),
-                "{path}"
-            );
-            checked.push(path);
-        }
-        checked.sort();
-        assert_eq!(checked, PROTECTED, "the pages walked");
-    }
 
-    #[test]
-    fn every_post_needs_a_valid_csrf_token() {
-        let t = start();
-        t.signed_up("posty");
-        let mut posts: Vec<String> = app_routes(&t)
-            .into_iter()
-            .filter(|(m, _)| *m == Method::Post)
-            .map(|(_, p)| p)
-            .collect();
-        posts.sort();
-        assert_eq!(posts, POSTS, "the form targets walked");
-        for path in posts.iter().map(|p| concrete(p)) {
-            for body in ["", "csrf_token=forged", "csrf_token=&x=1"] {
-                let r = t.send(
-                    t.client
-                        .post(path.clone())
-                        .header(ContentType::Form)
-                        .header(Header::new("Origin", ORIGIN))
-                        .body(body),
-                );
-                assert_eq!(r.status(), Status::Forbidden, "POST {path} with {body:?}");
-            }
-        }
-        assert_eq!(
-            t.get("/dashboard").status(),
-            Status::Ok,
-            "nothing was changed"
-        );
-    }
 
-    #[test]
-    fn there_is_no_cors() {
-        let t = start();
-        for path in ["/login", "/dashboard", "/healthz"] {
-            let r = t
-                .client
-                .req(Method::Options, path)
-                .header(Header::new("Origin", "https://evil.example"))
-                .header(Header::new("Access-Control-Request-Method", "POST"))
-                .dispatch();
-            assert!(
-                r.headers().get_one("Access-Control-Allow-Origin").is_none(),
-                "{path}"
-            );
-            assert!(r.status().code >= 400, "{path}: {}", r.status());
-        }
-    }
+
 
     #[test]
     fn unknown_users_cost_one_bcrypt_verify_like_real_ones() {
@@ -151,5 +80,80 @@ backend_tests! {
             Status::Unauthorized
         );
         assert_eq!(hasher.verifications(), before + 3, "unknown email");
+    }
+}
+
+#[test]
+fn every_non_public_page_requires_a_session() {
+    let t = start();
+    let mut checked = Vec::new();
+    for (method, path) in app_routes(&t) {
+        if method != Method::Get
+            || PUBLIC.contains(&path.as_str())
+            || path.starts_with("/.well-known")
+            || path == "/auth/verify"
+        {
+            continue;
+        }
+        let r = t.get(&concrete(&path));
+        assert_eq!(r.status(), Status::SeeOther, "GET {path} without a session");
+        assert!(
+            r.headers()
+                .get_one("Location")
+                .unwrap()
+                .starts_with("/login?next="),
+            "{path}"
+        );
+        checked.push(path);
+    }
+    checked.sort();
+    assert_eq!(checked, PROTECTED, "the pages walked");
+}
+
+#[test]
+fn every_post_needs_a_valid_csrf_token() {
+    let t = start();
+    t.signed_up("posty");
+    let mut posts: Vec<String> = app_routes(&t)
+        .into_iter()
+        .filter(|(m, _)| *m == Method::Post)
+        .map(|(_, p)| p)
+        .collect();
+    posts.sort();
+    assert_eq!(posts, POSTS, "the form targets walked");
+    for path in posts.iter().map(|p| concrete(p)) {
+        for body in ["", "csrf_token=forged", "csrf_token=&x=1"] {
+            let r = t.send(
+                t.client
+                    .post(path.clone())
+                    .header(ContentType::Form)
+                    .header(Header::new("Origin", ORIGIN))
+                    .body(body),
+            );
+            assert_eq!(r.status(), Status::Forbidden, "POST {path} with {body:?}");
+        }
+    }
+    assert_eq!(
+        t.get("/dashboard").status(),
+        Status::Ok,
+        "nothing was changed"
+    );
+}
+
+#[test]
+fn there_is_no_cors() {
+    let t = start();
+    for path in ["/login", "/dashboard", "/healthz"] {
+        let r = t
+            .client
+            .req(Method::Options, path)
+            .header(Header::new("Origin", "https://evil.example"))
+            .header(Header::new("Access-Control-Request-Method", "POST"))
+            .dispatch();
+        assert!(
+            r.headers().get_one("Access-Control-Allow-Origin").is_none(),
+            "{path}"
+        );
+        assert!(r.status().code >= 400, "{path}: {}", r.status());
     }
 }
