@@ -110,9 +110,8 @@ async fn submit<'c>(
 }
 
 fn signed_in(r: &LocalResponse<'_>) -> bool {
-    r.headers()
-        .get("Set-Cookie")
-        .any(|c| c.starts_with("session=") && !c.starts_with("session=;"))
+    let cookies: Vec<String> = r.headers().get("Set-Cookie").map(str::to_string).collect();
+    sets_session(&cookies, "session")
 }
 
 fn pending(apps: &[&App]) -> usize {

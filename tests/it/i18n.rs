@@ -208,15 +208,14 @@ fn errors_validation_and_dates_are_translated() {
         body.contains("페이지를 찾을 수 없음") && body.contains("오류 404"),
         "{body}"
     );
-    let csrf = t.csrf("/register");
-    let r = t.post_form(
+    let r = t.submit(
+        "/register",
         "/register",
         &[
             ("username", "x"),
             ("email", "nope"),
             ("password", "password1"),
             ("password_confirm", "password1"),
-            ("csrf_token", &csrf),
         ],
     );
     assert_eq!(r.status(), Status::UnprocessableEntity);
@@ -252,14 +251,13 @@ fn errors_validation_and_dates_are_translated() {
 #[test]
 fn the_strength_endpoint_answers_in_the_users_language_and_needs_a_token() {
     let t = start();
-    let csrf = t.csrf("/register");
-    let r = t.post_form(
+    let r = t.submit(
+        "/register",
         "/password/strength",
         &[
             ("password", "password1"),
             ("username", "kim"),
             ("email", "kim@example.com"),
-            ("csrf_token", &csrf),
         ],
     );
     assert_eq!(r.status(), Status::Ok);
@@ -270,19 +268,12 @@ fn the_strength_endpoint_answers_in_the_users_language_and_needs_a_token() {
         .as_str()
         .unwrap()
         .starts_with("This password is too easy to guess."));
-    let r = t.post_form(
-        "/password/strength",
-        &[("password", PASSWORD), ("csrf_token", &csrf)],
-    );
+    let r = t.submit("/register", "/password/strength", &[("password", PASSWORD)]);
     let v: serde_json::Value = serde_json::from_str(&r.into_string().unwrap()).unwrap();
     assert_eq!(v["ok"], true);
     assert_eq!(v["label"], "Very strong");
     t.get("/language/ko");
-    let csrf = t.csrf("/register");
-    let r = t.post_form(
-        "/password/strength",
-        &[("password", PASSWORD), ("csrf_token", &csrf)],
-    );
+    let r = t.submit("/register", "/password/strength", &[("password", PASSWORD)]);
     let v: serde_json::Value = serde_json::from_str(&r.into_string().unwrap()).unwrap();
     assert_eq!(v["label"], "매우 강함");
     assert_eq!(

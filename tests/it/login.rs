@@ -3,7 +3,6 @@
 
 use crate::common::*;
 use diesel::prelude::*;
-use gatehouse::clock::Clock;
 use gatehouse::db::schema::users;
 use rocket::http::Status;
 
@@ -11,10 +10,7 @@ fn login_with(
     t: &TestApp,
     fields: &[(&str, &str)],
 ) -> (Status, Option<String>, String, Vec<String>) {
-    let csrf = t.csrf("/login");
-    let mut all: Vec<(&str, &str)> = fields.to_vec();
-    all.push(("csrf_token", &csrf));
-    let r = t.post_form("/login", &all);
+    let r = t.submit("/login", "/login", fields);
     let status = r.status();
     let location = r.headers().get_one("Location").map(str::to_string);
     let cookies = set_cookies(&r);
@@ -77,8 +73,7 @@ backend_tests! {
             assert_eq!(r.0, Status::Unauthorized, "{label}");
             assert!(r.2.contains("Incorrect username or password."), "{label}");
             assert!(
-                !r.3.iter()
-                    .any(|c| c.starts_with("session=") && !c.starts_with("session=;")),
+                !sets_session(&r.3, "session"),
                 "{label}: a session cookie was set"
             );
             assert!(r.2.contains("data-testid=\"login\""));
@@ -106,7 +101,7 @@ backend_tests! {
         let stale_form_token = t.csrf("/login");
         t.signed_up("judy");
         let first = t.session_cookie().unwrap();
-        let first_sid = t.app().tokens.verify(&first, t.clock.now()).unwrap().sid.clone();
+        let first_sid = t.sid_of(&first);
         // Sign in again while holding the first cookie.
         let r = t.post_form(
             "/login",
@@ -118,7 +113,7 @@ backend_tests! {
         );
         assert_eq!(r.status(), Status::SeeOther);
         let second = t.session_cookie().unwrap();
-        let second_sid = t.app().tokens.verify(&second, t.clock.now()).unwrap().sid.clone();
+        let second_sid = t.sid_of(&second);
         assert_ne!(first_sid, second_sid);
         // The cookie that came with the sign-in no longer works.
         t.logout();
@@ -149,7 +144,7 @@ backend_tests! {
         let c = cookies.iter().find(|c| c.starts_with("session=")).unwrap();
         assert!(c.contains("Max-Age=2592000"), "{c}");
         let token = c.split(';').next().unwrap().trim_start_matches("session=");
-        let claims = t.app().tokens.verify(token, t.clock.now()).unwrap();
+        let claims = t.claims(token);
         assert_eq!(claims.exp - claims.iat, 2_592_000);
     }
 

@@ -495,15 +495,14 @@ backend_tests! {
         t.signed_up("quinn");
         assert!(t.cookie("device").is_some());
         let check = |current: &str| {
-            let csrf = t.csrf("/account");
             let new = "a brand new passphrase here";
-            t.post_form(
+            t.submit(
+                "/account",
                 "/account/password",
                 &[
                     ("current_password", current),
                     ("new_password", new),
                     ("new_password_confirm", new),
-                    ("csrf_token", &csrf),
                 ],
             )
             .status()

@@ -21,11 +21,11 @@ fn victim(t: &TestApp) -> Victim {
     let ring = t.app().tokens.keys();
     let active = ring.active();
     let token = t.session_cookie().unwrap();
-    let fresh = t.app().tokens.verify(&token, t.clock.now()).unwrap();
+    let fresh = t.claims(&token);
     // Leave the jar without a session so each attack request carries only its own token.
     t.logout_keep_session_alive();
     Victim {
-        claims: serde_json::to_value(&*fresh).unwrap(),
+        claims: serde_json::to_value(&fresh).unwrap(),
         kid: active.kid.clone(),
         key_pem: std::fs::read(&active.path).unwrap(),
     }

@@ -287,6 +287,11 @@ impl TestApp {
         self.browser.post(self, uri, fields)
     }
 
+    /// Fills in the form on `page` (its CSRF token) and posts `fields` to `uri`.
+    pub fn submit(&self, page: &str, uri: &str, fields: &[(&str, &str)]) -> LocalResponse<'_> {
+        self.browser.submit(self, page, uri, fields)
+    }
+
     pub fn register(&self, username: &str, email: &str, password: &str) -> LocalResponse<'_> {
         self.browser.register(self, username, email, password)
     }
@@ -306,8 +311,7 @@ impl TestApp {
     }
 
     pub fn logout(&self) -> LocalResponse<'_> {
-        let csrf = self.csrf("/dashboard");
-        self.post_form("/logout", &[("csrf_token", &csrf)])
+        self.submit("/dashboard", "/logout", &[])
     }
 
     /// This browser's session token, if it holds one.
