@@ -33,3 +33,4 @@ mod shutdown;
 mod slow_clients;
 mod throttle;
 mod tokens;
+mod upkeep;
