@@ -1,7 +1,7 @@
 //! The browser is the judge: tests/e2e/journeys.mjs drives headless Chromium (Debian's
 //! package) through sign-up, sign-in, remember-me across restarts, revocation, cross-site
 //! posts, the CSP, JavaScript off, two languages, small screens, and axe-core on every page.
-//! Needs `bash .ci/run` once (Chromium, and `npm ci` in tests/e2e).
+//! Needs `bash scripts/test.sh` once (Chromium, and `npm ci` in tests/e2e).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,11 +13,11 @@ fn node_modules() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e");
     assert!(
         dir.join("node_modules/playwright-core").exists(),
-        "tests/e2e/node_modules is missing. Run `bash .ci/run`, or: (cd tests/e2e && npm ci)"
+        "tests/e2e/node_modules is missing. Run `bash scripts/test.sh` (as root), or: (cd tests/e2e && npm ci)"
     );
     assert!(
         Path::new("/usr/bin/chromium").exists(),
-        "Chromium is missing. Run `bash .ci/run` (as root), or: apt-get install -y chromium chromium-driver"
+        "Chromium is missing. Run `bash scripts/test.sh` (as root), or: apt-get install -y chromium chromium-driver"
     );
     dir
 }

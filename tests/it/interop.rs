@@ -1,6 +1,6 @@
 //! Our tokens are standard: Authlib (`authlib.jose`) and PyJWT verify them with our JWKS (or the
 //! shared HS256 secret), checking iss, aud and exp; and a token Authlib forges with a key we
-//! do not hold is refused by our guard. Needs the venv `bash .ci/run` makes (or set
+//! do not hold is refused by our guard. Needs the venv `bash scripts/test.sh` makes (or set
 //! GATEHOUSE_TEST_PYTHON to a Python with tests/interop/requirements.txt installed).
 
 use std::io::Write;
@@ -19,7 +19,7 @@ fn python() -> PathBuf {
         });
     assert!(
         p.exists(),
-        "{} is missing. Run `bash .ci/run`, or: python3 -m venv target/interop-venv && \
+        "{} is missing. Run `bash scripts/test.sh` (as root), or: python3 -m venv target/interop-venv && \
          target/interop-venv/bin/pip install -r tests/interop/requirements.txt",
         p.display()
     );

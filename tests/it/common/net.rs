@@ -15,7 +15,7 @@ pub fn nginx_binary() -> PathBuf {
             return p.into();
         }
     }
-    panic!("nginx is not installed. Run `bash .ci/run` (as root), or: apt-get install -y nginx");
+    panic!("nginx is not installed. Run `bash scripts/test.sh` (as root), or: apt-get install -y nginx");
 }
 
 pub fn caddy_binary() -> PathBuf {
@@ -24,7 +24,7 @@ pub fn caddy_binary() -> PathBuf {
             return p.into();
         }
     }
-    panic!("caddy is not installed. Run `bash .ci/run` (as root), or: apt-get install -y caddy");
+    panic!("caddy is not installed. Run `bash scripts/test.sh` (as root), or: apt-get install -y caddy");
 }
 
 /// A port the kernel had free a moment ago, never one this test binary handed out before:
