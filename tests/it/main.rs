@@ -1,5 +1,6 @@
-//! Every integration test in one binary: one link of the whole stack instead of one per file
-//! (tests/bench_page.rs alone stays apart, as it needs `--features bench`).
+//! Every integration test in one binary: one link of the whole stack instead of one per file.
+//! Two stay apart: tests/bench_page.rs needs `--features bench`, and tests/slow_clients.rs
+//! times a real server, which it must not do while the tests here run beside it.
 //!
 //! Tests that involve the database run on SQLite and on PostgreSQL (`backend_tests!`, modules
 //! `sqlite` and `postgres`); the rest run once, on SQLite.
@@ -30,7 +31,6 @@ mod register;
 mod routes;
 mod sessions;
 mod shutdown;
-mod slow_clients;
 mod throttle;
 mod tokens;
 mod upkeep;
