@@ -13,11 +13,6 @@ fn start_in_same_app_token(t: &TestApp) -> String {
 }
 
 backend_tests! {
-
-
-
-
-
     #[test]
     fn logout_needs_the_session_bound_token() {
         let t = start();

@@ -170,7 +170,6 @@ backend_tests! {
         assert_eq!(r.headers().get_one("Remote-User"), Some("uli"));
     }
 
-
     #[test]
     fn a_revoked_session_is_refused_at_once() {
         let t = start();
@@ -232,13 +231,6 @@ backend_tests! {
             "the first matching rule decides"
         );
     }
-
-
-
-
-
-
-
 }
 
 #[test]

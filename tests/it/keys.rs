@@ -17,9 +17,6 @@ fn jwks(t: &TestApp) -> Value {
 }
 
 backend_tests! {
-
-
-
     #[test]
     fn rotation_keeps_everyone_signed_in_and_retiring_ends_old_tokens() {
         let t = start();
@@ -96,8 +93,6 @@ backend_tests! {
         // Instance b has not run its periodic reload: an unknown kid makes it look again.
         assert_eq!(b.get_with_token("/dashboard", &token).status(), Status::Ok);
     }
-
-
 }
 
 #[test]

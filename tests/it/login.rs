@@ -93,7 +93,6 @@ backend_tests! {
         );
     }
 
-
     #[test]
     fn every_sign_in_starts_a_new_session_and_ends_the_old_one() {
         let t = start();
@@ -147,8 +146,6 @@ backend_tests! {
         let claims = t.claims(token);
         assert_eq!(claims.exp - claims.iat, 2_592_000);
     }
-
-
 
     #[test]
     fn an_imported_or_weaker_hash_is_upgraded_at_sign_in() {

@@ -36,13 +36,6 @@ fn assert_security_headers(r: &rocket::local::blocking::LocalResponse<'_>, what:
 }
 
 backend_tests! {
-
-
-
-
-
-
-
     #[test]
     fn healthz_reports_the_database() {
         let t = start();
@@ -80,8 +73,6 @@ backend_tests! {
         assert_eq!(t.get("/healthz").status(), Status::Ok);
         assert_eq!(t.get("/dashboard").status(), Status::Ok);
     }
-
-
 
     #[test]
     fn signed_in_visitors_skip_login_and_register() {

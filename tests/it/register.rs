@@ -82,8 +82,6 @@ backend_tests! {
         assert!(body.contains("already exists"));
     }
 
-
-
     #[test]
     fn password_length_is_counted_in_code_points() {
         let t = start();
@@ -170,8 +168,6 @@ backend_tests! {
         );
         assert_eq!(t.login("dave", spaced).status(), Status::SeeOther);
     }
-
-
 }
 
 #[test]

@@ -54,10 +54,6 @@ fn app_routes(t: &TestApp) -> Vec<(Method, String)> {
 }
 
 backend_tests! {
-
-
-
-
     #[test]
     fn unknown_users_cost_one_bcrypt_verify_like_real_ones() {
         let t = start();

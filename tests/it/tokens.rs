@@ -76,11 +76,6 @@ fn assert_refused(t: &TestApp, token: &str, what: &str) {
 }
 
 backend_tests! {
-
-
-
-
-
     #[test]
     fn claims_are_checked_strictly() {
         let t = start();
@@ -203,7 +198,6 @@ backend_tests! {
         h.crit = Some(vec!["exp".into()]);
         assert_refused(&t, &sign(&h, &v.claims, &key), "crit");
     }
-
 }
 
 #[test]
