@@ -1,6 +1,7 @@
 //! Every integration test in one binary: one link of the whole stack instead of one per file.
-//! Two stay apart: tests/bench_page.rs needs `--features bench`, and tests/slow_clients.rs
-//! times a real server, which it must not do while the tests here run beside it.
+//! Two binaries stay apart: tests/bench_page.rs needs `--features bench`, and tests/timing/
+//! holds a real server to limits of a second or two, which it cannot do while the tests here
+//! run beside it.
 //!
 //! Tests that involve the database run on SQLite and on PostgreSQL (`backend_tests!`, modules
 //! `sqlite` and `postgres`); the rest run once, on SQLite.
@@ -30,7 +31,6 @@ mod pages;
 mod register;
 mod routes;
 mod sessions;
-mod shutdown;
 mod throttle;
 mod tokens;
 mod upkeep;

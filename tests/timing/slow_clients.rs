@@ -3,13 +3,6 @@
 //! limit, cookies that are not UTF-8, and secrets in query strings that must not reach the
 //! log. These need real sockets (Rocket's local client has no connections), so they run the
 //! built binary; they do not touch what differs between databases, so they run on SQLite only.
-//!
-//! A test binary of its own, not a module of `tests/it`: these measure how fast a real server
-//! answers (within a second or two) and must not share the two cores with the rest of the
-//! suite's tests running beside them; cargo runs test binaries one after another.
-
-#[path = "it/common/mod.rs"]
-mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

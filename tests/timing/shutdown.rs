@@ -26,11 +26,19 @@ fn read_head(conn: &mut TcpStream) -> String {
 fn sigterm_finishes_in_flight_requests() {
     let dir = test_dir();
     let port = free_port();
-    let mut gh = start_gatehouse(
+    // Its log, to tell what it did if it stops too early.
+    let log = dir.path().join("gatehouse.log");
+    let mut cmd = gatehouse_command(
         dir.path(),
         port,
-        &[("ROCKET_PUBLIC_ORIGIN", format!("http://127.0.0.1:{port}"))],
+        &[
+            ("ROCKET_PUBLIC_ORIGIN", format!("http://127.0.0.1:{port}")),
+            ("ROCKET_LOG_LEVEL", "normal".to_string()),
+        ],
     );
+    let file = std::fs::File::create(&log).unwrap();
+    cmd.stdout(file.try_clone().unwrap()).stderr(file);
+    let mut gh = spawn_gatehouse(cmd, port);
     let host = format!("127.0.0.1:{port}");
     let page = http(port, "GET", &host, "/login", &[], None);
     let mut jar = Jar::default();
@@ -79,10 +87,12 @@ fn sigterm_finishes_in_flight_requests() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert!(
-        gh.0.try_wait().unwrap().is_none(),
-        "gatehouse exited with a request in flight"
-    );
+    if let Some(status) = gh.0.try_wait().unwrap() {
+        panic!(
+            "gatehouse exited ({status}) with a request in flight:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+    }
 
     conn.write_all(last.as_bytes()).unwrap();
     let mut raw = Vec::new();
@@ -90,8 +100,9 @@ fn sigterm_finishes_in_flight_requests() {
     let reply = String::from_utf8_lossy(&raw);
     assert!(
         reply.starts_with("HTTP/1.1 401"),
-        "the sign-in in flight got its answer: {:?}",
-        reply.lines().next()
+        "the sign-in in flight got its answer: {:?}\n{}",
+        reply.lines().next(),
+        std::fs::read_to_string(&log).unwrap_or_default()
     );
 
     let exit = loop {
