@@ -105,6 +105,7 @@ if [ ! -d tests/e2e/node_modules/playwright-core ] || [ tests/e2e/package-lock.j
 fi
 
 echo "== tests"
+# The URL exported above makes every PostgreSQL test run, whatever GATEHOUSE_TEST_SKIP_POSTGRES says.
 cargo test
 
 echo "== the benchmark build's baseline page"

@@ -3,17 +3,18 @@
 //! in memory are written to their audit rows. Runs on every instance; the deletes are
 //! idempotent.
 
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
 
 use rocket::fairing::{AdHoc, Fairing, Info, Kind};
-use rocket::{tokio, Orbit, Rocket};
+use rocket::{tokio, Build, Orbit, Rocket};
 
 use crate::app::App;
 use crate::db::throttle;
 use crate::db::{sessions, write_tx};
 use crate::error::AppError;
 
-const PRUNE_EVERY: Duration = Duration::from_secs(60);
+/// Seconds between upkeep passes.
+pub const PRUNE_EVERY: u64 = 60;
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Pruned {
@@ -89,13 +90,41 @@ pub fn fairing() -> Upkeep {
 
 pub struct Upkeep;
 
+/// How many upkeep passes ran and how the last one ended. Tests read it (Rocket state) to see
+/// that moving their clock ran a pass, and what it did.
+#[derive(Debug, Default, Clone)]
+pub struct Passes(Arc<Mutex<PassLog>>);
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PassLog {
+    pub runs: u64,
+    /// The last pass's result, its error as text.
+    pub last: Option<Result<Pruned, String>>,
+}
+
+impl Passes {
+    pub fn log(&self) -> PassLog {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn record(&self, result: &Result<Pruned, AppError>) {
+        let mut log = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        log.runs += 1;
+        log.last = Some(result.as_ref().copied().map_err(|e| e.to_string()));
+    }
+}
+
 #[rocket::async_trait]
 impl Fairing for Upkeep {
     fn info(&self) -> Info {
         Info {
             name: "background upkeep",
-            kind: Kind::Liftoff | Kind::Shutdown,
+            kind: Kind::Ignite | Kind::Liftoff | Kind::Shutdown,
         }
+    }
+
+    async fn on_ignite(&self, rocket: Rocket<Build>) -> rocket::fairing::Result {
+        Ok(rocket.manage(Passes::default()))
     }
 
     async fn on_liftoff(&self, rocket: &Rocket<Orbit>) {
@@ -116,13 +145,18 @@ impl Fairing for Upkeep {
 
 /// Starts upkeep and warms the dummy hash that unknown users are checked against, so the
 /// first failed sign-in is not slower than the rest (LG-2).
+///
+/// Both loops wait on the app's clock, so a test's `ManualClock` runs them when it moves
+/// past their time (and waits until they are done). Each next sleep is asked for before the
+/// current wake ends: a clock moved again right away cannot slip between the two.
 fn liftoff() -> AdHoc {
     AdHoc::on_liftoff("background upkeep", |rocket| {
         Box::pin(async move {
-            let shutdown = rocket.shutdown();
             let Some(app) = rocket.state::<App>() else {
                 return;
             };
+            // Only what tests look at is lost without the log: upkeep runs all the same.
+            let passes = rocket.state::<Passes>().cloned().unwrap_or_default();
             let app = app.shared();
             tokio::spawn({
                 let app = app.clone();
@@ -132,43 +166,40 @@ fn liftoff() -> AdHoc {
                     }
                 }
             });
+            // The keys were loaded a moment ago at start-up: the first reload is due one
+            // interval later.
+            let every = app.settings.session_revalidate_interval as u64;
+            let mut next = app.clock.sleep(every);
             tokio::spawn({
                 let app = app.clone();
                 let shutdown = rocket.shutdown();
                 async move {
-                    let every =
-                        Duration::from_secs(app.settings.session_revalidate_interval as u64);
-                    // The keys were loaded a moment ago at start-up: the first reload is due
-                    // one interval later.
-                    let mut tick =
-                        tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-                    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                     tokio::pin!(shutdown);
                     loop {
                         tokio::select! {
                             _ = &mut shutdown => break,
-                            _ = tick.tick() => {
-                                let app = app.clone();
-                                let _ = tokio::task::spawn_blocking(move || refresh_keys(&app)).await;
+                            awake = &mut next => {
+                                let reload = app.clone();
+                                let _ = tokio::task::spawn_blocking(move || refresh_keys(&reload)).await;
+                                next = app.clock.sleep(every);
+                                drop(awake);
                             }
                         }
                     }
                 }
             });
+            // Not at start-up: nothing is urgent then, and a prune racing the first requests
+            // would only slow them (and make query counts in tests uncertain).
+            let mut next = app.clock.sleep(PRUNE_EVERY);
+            let shutdown = rocket.shutdown();
             tokio::spawn(async move {
-                // Not at start-up: nothing is urgent then, and a prune racing the first
-                // requests would only slow them (and make query counts in tests uncertain).
-                let mut tick = tokio::time::interval_at(
-                    tokio::time::Instant::now() + PRUNE_EVERY,
-                    PRUNE_EVERY,
-                );
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 tokio::pin!(shutdown);
                 loop {
                     tokio::select! {
                         _ = &mut shutdown => break,
-                        _ = tick.tick() => {
-                            match prune(&app).await {
+                        awake = &mut next => {
+                            let result = prune(&app).await;
+                            match &result {
                                 Ok(p) => {
                                     if p.sessions > 0 {
                                         log::info!("pruned {} ended sessions", p.sessions);
@@ -179,6 +210,9 @@ fn liftoff() -> AdHoc {
                                 }
                                 Err(e) => log::warn!("upkeep failed, will retry: {e}"),
                             }
+                            passes.record(&result);
+                            next = app.clock.sleep(PRUNE_EVERY);
+                            drop(awake);
                         }
                     }
                 }

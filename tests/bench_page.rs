@@ -1,7 +1,9 @@
 //! The benchmark's baseline page (only in `--features bench` builds): the dashboard's
-//! template for a fixed user, public. `.ci/run` runs this with the feature on.
+//! template for a fixed user, public. `scripts/test.sh` runs this with the feature on. A test
+//! binary of its own: the feature changes the library, so it cannot share `tests/it`.
 #![cfg(feature = "bench")]
 
+#[path = "it/common/mod.rs"]
 mod common;
 
 use common::*;

@@ -1,15 +1,13 @@
 //! PostgreSQL going away and coming back: 503 pages and `/healthz` 503 meanwhile, and the app
 //! recovers by itself. The database sits behind a TCP relay the test can cut.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use rocket::http::Status;
 
 /// A TCP relay to PostgreSQL that can be cut (every connection closed, new ones refused)
@@ -19,6 +17,8 @@ struct Relay {
     target: String,
     up: Arc<AtomicBool>,
     conns: Arc<Mutex<Vec<TcpStream>>>,
+    /// The thread that holds the listener: when it has ended, new connections are refused.
+    accepting: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl Relay {
@@ -33,6 +33,7 @@ impl Relay {
             target: target.to_string(),
             up: Arc::new(AtomicBool::new(false)),
             conns: Arc::new(Mutex::new(Vec::new())),
+            accepting: Mutex::new(None),
         };
         relay.restore();
         relay
@@ -43,7 +44,7 @@ impl Relay {
         listener.set_nonblocking(true).unwrap();
         self.up.store(true, Ordering::SeqCst);
         let (up, conns, target) = (self.up.clone(), self.conns.clone(), self.target.clone());
-        std::thread::spawn(move || {
+        let accepting = std::thread::spawn(move || {
             while up.load(Ordering::SeqCst) {
                 match listener.accept() {
                     Ok((client, _)) => {
@@ -62,6 +63,7 @@ impl Relay {
             }
             // The listener drops here: new connections are refused.
         });
+        *self.accepting.lock().unwrap() = Some(accepting);
     }
 
     fn cut(&self) {
@@ -69,7 +71,9 @@ impl Relay {
         for s in self.conns.lock().unwrap().drain(..) {
             let _ = s.shutdown(Shutdown::Both);
         }
-        std::thread::sleep(Duration::from_millis(50));
+        if let Some(accepting) = self.accepting.lock().unwrap().take() {
+            accepting.join().unwrap();
+        }
     }
 }
 
@@ -99,7 +103,7 @@ fn postgres_outage_gives_503_and_the_app_recovers() {
             .unwrap()
             .to_string();
         let relay = Relay::start(&host_port);
-        let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+        let dir = std::sync::Arc::new(test_dir());
         let url =
             database_url(dir.path()).replace(&host_port, &format!("127.0.0.1:{}", relay.port));
         let t = start_in(

@@ -1,8 +1,6 @@
 //! Registration: validation per field, the password rules (PW-1..PW-4), strict forms.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use rocket::http::{ContentType, Header, Status};
 
 fn register_form(
@@ -12,15 +10,14 @@ fn register_form(
     pw: &str,
     confirm: &str,
 ) -> (Status, String) {
-    let csrf = t.csrf("/register");
-    let r = t.post_form(
+    let r = t.submit(
+        "/register",
         "/register",
         &[
             ("username", username),
             ("email", email),
             ("password", pw),
             ("password_confirm", confirm),
-            ("csrf_token", &csrf),
         ],
     );
     (r.status(), r.into_string().unwrap_or_default())
@@ -83,39 +80,6 @@ backend_tests! {
         let (status, body) = register_form(&t, "carol2", "CAROL@EXAMPLE.COM", PASSWORD, PASSWORD);
         assert_eq!(status, Status::UnprocessableEntity);
         assert!(body.contains("already exists"));
-    }
-
-    #[test]
-    fn lookalike_and_control_character_usernames_are_refused() {
-        let t = start();
-        for name in [
-            "pаypal",
-            "a\u{202e}b",
-            "nul\u{0}x",
-            "tab\tx",
-            "has space",
-            "<b>x</b>",
-        ] {
-            let (status, body) = register_form(&t, name, "u@example.com", PASSWORD, PASSWORD);
-            assert_eq!(status, Status::UnprocessableEntity, "{name:?}");
-            assert!(body.contains("id=\"username-error\""), "{name:?}");
-        }
-    }
-
-    #[test]
-    fn what_users_type_is_escaped_not_rendered() {
-        let t = start();
-        let (status, body) = register_form(
-            &t,
-            "<script>alert(1)</script>",
-            "\"><img src=x onerror=alert(1)>@x.io",
-            "short",
-            "",
-        );
-        assert_eq!(status, Status::UnprocessableEntity);
-        assert!(!body.contains("<script>alert(1)"));
-        assert!(!body.contains("<img src=x"));
-        assert!(body.contains("&lt;script&gt;"));
     }
 
     #[test]
@@ -204,67 +168,100 @@ backend_tests! {
         );
         assert_eq!(t.login("dave", spaced).status(), Status::SeeOther);
     }
+}
 
-    #[test]
-    fn unexpected_or_repeated_fields_are_refused() {
-        let t = start();
-        let csrf = t.csrf("/register");
-        let mut fields = vec![
-            ("username", "eve"),
-            ("email", "eve@example.com"),
-            ("password", PASSWORD),
-            ("password_confirm", PASSWORD),
-            ("csrf_token", csrf.as_str()),
-        ];
-        fields.push(("is_admin", "true"));
-        assert_eq!(
-            t.post_form("/register", &fields).status(),
-            Status::BadRequest
-        );
-        fields.pop();
-        fields.push(("username", "mallory"));
-        let r = t.post_form("/register", &fields);
-        assert_eq!(r.status(), Status::BadRequest);
-        assert!(r.into_string().unwrap().contains("data-testid=\"error\""));
-        fields.pop();
-        fields.retain(|(k, _)| *k != "email");
-        assert_eq!(
-            t.post_form("/register", &fields).status(),
-            Status::BadRequest
-        );
+#[test]
+fn lookalike_and_control_character_usernames_are_refused() {
+    let t = start();
+    for name in [
+        "pаypal",
+        "a\u{202e}b",
+        "nul\u{0}x",
+        "tab\tx",
+        "has space",
+        "<b>x</b>",
+    ] {
+        let (status, body) = register_form(&t, name, "u@example.com", PASSWORD, PASSWORD);
+        assert_eq!(status, Status::UnprocessableEntity, "{name:?}");
+        assert!(body.contains("id=\"username-error\""), "{name:?}");
     }
+}
 
-    #[test]
-    fn big_bodies_get_a_quick_413_and_other_content_types_415() {
-        let t = start();
-        let csrf = t.csrf("/register");
-        let huge = "a".repeat(17 * 1024);
-        let r = t.post_form(
-            "/register",
-            &[
-                ("username", &huge),
-                ("email", "x@example.com"),
-                ("password", "x"),
-                ("password_confirm", "x"),
-                ("csrf_token", &csrf),
-            ],
-        );
-        assert_eq!(r.status(), Status::PayloadTooLarge);
-        assert!(r.into_string().unwrap().contains("Too large"));
-        let r = t
-            .client
-            .post("/register")
-            .header(ContentType::JSON)
-            .header(Header::new("Origin", ORIGIN))
-            .body(r#"{"username":"x"}"#)
-            .dispatch();
-        assert_eq!(r.status(), Status::UnsupportedMediaType);
-        let r = t
-            .client
-            .post("/login")
-            .header(ContentType::new("multipart", "form-data"))
-            .body("--x--")
-            .dispatch();
-        assert_eq!(r.status(), Status::UnsupportedMediaType);
-    }
+#[test]
+fn what_users_type_is_escaped_not_rendered() {
+    let t = start();
+    let (status, body) = register_form(
+        &t,
+        "<script>alert(1)</script>",
+        "\"><img src=x onerror=alert(1)>@x.io",
+        "short",
+        "",
+    );
+    assert_eq!(status, Status::UnprocessableEntity);
+    assert!(!body.contains("<script>alert(1)"));
+    assert!(!body.contains("<img src=x"));
+    assert!(body.contains("&lt;script&gt;"));
+}
+
+#[test]
+fn unexpected_or_repeated_fields_are_refused() {
+    let t = start();
+    let csrf = t.csrf("/register");
+    let mut fields = vec![
+        ("username", "eve"),
+        ("email", "eve@example.com"),
+        ("password", PASSWORD),
+        ("password_confirm", PASSWORD),
+        ("csrf_token", csrf.as_str()),
+    ];
+    fields.push(("is_admin", "true"));
+    assert_eq!(
+        t.post_form("/register", &fields).status(),
+        Status::BadRequest
+    );
+    fields.pop();
+    fields.push(("username", "mallory"));
+    let r = t.post_form("/register", &fields);
+    assert_eq!(r.status(), Status::BadRequest);
+    assert!(r.into_string().unwrap().contains("data-testid=\"error\""));
+    fields.pop();
+    fields.retain(|(k, _)| *k != "email");
+    assert_eq!(
+        t.post_form("/register", &fields).status(),
+        Status::BadRequest
+    );
+}
+
+#[test]
+fn big_bodies_get_a_quick_413_and_other_content_types_415() {
+    let t = start();
+    let csrf = t.csrf("/register");
+    let huge = "a".repeat(17 * 1024);
+    let r = t.post_form(
+        "/register",
+        &[
+            ("username", &huge),
+            ("email", "x@example.com"),
+            ("password", "x"),
+            ("password_confirm", "x"),
+            ("csrf_token", &csrf),
+        ],
+    );
+    assert_eq!(r.status(), Status::PayloadTooLarge);
+    assert!(r.into_string().unwrap().contains("Too large"));
+    let r = t
+        .client
+        .post("/register")
+        .header(ContentType::JSON)
+        .header(Header::new("Origin", ORIGIN))
+        .body(r#"{"username":"x"}"#)
+        .dispatch();
+    assert_eq!(r.status(), Status::UnsupportedMediaType);
+    let r = t
+        .client
+        .post("/login")
+        .header(ContentType::new("multipart", "form-data"))
+        .body("--x--")
+        .dispatch();
+    assert_eq!(r.status(), Status::UnsupportedMediaType);
 }

@@ -1,25 +1,13 @@
 //! The account page, password change (PW-7), signed-in devices, revocation (JW-6), account
 //! deletion, the session cap and the audit trail (LG-8).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use diesel::prelude::*;
 use gatehouse::db::schema::{audit_events, sessions, users};
 use rocket::http::Status;
 
 const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
 const NEW_PASSWORD: &str = "a brand new passphrase here";
-
-fn sid_of(t: &TestApp, token: &str) -> String {
-    use gatehouse::clock::Clock;
-    t.app()
-        .tokens
-        .verify(token, t.clock.now())
-        .unwrap()
-        .sid
-        .clone()
-}
 
 backend_tests! {
     #[test]
@@ -64,16 +52,10 @@ backend_tests! {
         assert_eq!(other.get(&t, "/dashboard").status(), Status::Ok);
         let before = t.session_cookie().unwrap();
         t.clock.advance(5);
-        let csrf = t.csrf("/account");
-        let r = t.post_form(
-            "/account/password",
-            &[
+        let r = t.submit("/account", "/account/password", &[
                 ("current_password", PASSWORD),
                 ("new_password", NEW_PASSWORD),
-                ("new_password_confirm", NEW_PASSWORD),
-                ("csrf_token", &csrf),
-            ],
-        );
+                ("new_password_confirm", NEW_PASSWORD)]);
         assert_eq!(r.status(), Status::SeeOther);
         assert_eq!(r.headers().get_one("Location"), Some("/account"));
         let fresh = set_cookie_named(&r, "session").expect("a fresh token for this session");
@@ -100,16 +82,10 @@ backend_tests! {
         let t = start();
         t.signed_up("cyd");
         let change = |current: &str, new: &str, confirm: &str| {
-            let csrf = t.csrf("/account");
-            let r = t.post_form(
-                "/account/password",
-                &[
+            let r = t.submit("/account", "/account/password", &[
                     ("current_password", current),
                     ("new_password", new),
-                    ("new_password_confirm", confirm),
-                    ("csrf_token", &csrf),
-                ],
-            );
+                    ("new_password_confirm", confirm)]);
             (r.status(), r.into_string().unwrap_or_default())
         };
         let (s, body) = change("not my password", NEW_PASSWORD, NEW_PASSWORD);
@@ -135,16 +111,10 @@ backend_tests! {
         let t = start();
         t.signed_up("dee");
         for _ in 0..5 {
-            let csrf = t.csrf("/account");
-            let r = t.post_form(
-                "/account/password",
-                &[
+            let r = t.submit("/account", "/account/password", &[
                     ("current_password", "guess guess guess"),
                     ("new_password", NEW_PASSWORD),
-                    ("new_password_confirm", NEW_PASSWORD),
-                    ("csrf_token", &csrf),
-                ],
-            );
+                    ("new_password_confirm", NEW_PASSWORD)]);
             assert_eq!(r.status(), Status::UnprocessableEntity);
         }
         // The account is now banned for strangers: the right password does not get in.
@@ -161,7 +131,7 @@ backend_tests! {
         t.signed_up("eve");
         let laptop = Browser::new(FIREFOX);
         assert_eq!(laptop.login(&t, "eve", PASSWORD).status(), Status::SeeOther);
-        let laptop_sid = sid_of(&t, &laptop.session().unwrap());
+        let laptop_sid = t.sid_of(&laptop.session().unwrap());
         let r = t.get("/account/sessions");
         assert_eq!(r.status(), Status::Ok);
         let body = r.into_string().unwrap();
@@ -171,11 +141,7 @@ backend_tests! {
         assert_eq!(body.matches("data-session-id=").count(), 2);
         assert!(body.contains(&format!("data-session-id=\"{laptop_sid}\"")));
         // Revoke the laptop from here: it is out on its very next request.
-        let csrf = t.csrf("/account/sessions");
-        let r = t.post_form(
-            &format!("/account/sessions/{laptop_sid}/revoke"),
-            &[("csrf_token", &csrf)],
-        );
+        let r = t.submit("/account/sessions", &format!("/account/sessions/{laptop_sid}/revoke"), &[]);
         assert_eq!(r.status(), Status::SeeOther);
         assert_eq!(r.headers().get_one("Location"), Some("/account/sessions"));
         assert_eq!(laptop.get(&t, "/dashboard").status(), Status::SeeOther);
@@ -192,8 +158,7 @@ backend_tests! {
         let b = Browser::new("Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1");
         a.login(&t, "fay", PASSWORD);
         b.login(&t, "fay", PASSWORD);
-        let csrf = t.csrf("/account/sessions");
-        let r = t.post_form("/account/sessions/revoke-others", &[("csrf_token", &csrf)]);
+        let r = t.submit("/account/sessions", "/account/sessions/revoke-others", &[]);
         assert_eq!(r.status(), Status::SeeOther);
         assert_eq!(a.get(&t, "/dashboard").status(), Status::SeeOther);
         assert_eq!(b.get(&t, "/dashboard").status(), Status::SeeOther);
@@ -212,12 +177,8 @@ backend_tests! {
             phone.login(&elsewhere, "gus", PASSWORD).status(),
             Status::SeeOther
         );
-        let phone_sid = sid_of(&t, &phone.session().unwrap());
-        let csrf = t.csrf("/account/sessions");
-        t.post_form(
-            &format!("/account/sessions/{phone_sid}/revoke"),
-            &[("csrf_token", &csrf)],
-        );
+        let phone_sid = t.sid_of(&phone.session().unwrap());
+        t.submit("/account/sessions", &format!("/account/sessions/{phone_sid}/revoke"), &[]);
         // The other instance has no deny-list entry; its next revalidation finds the row revoked.
         t.clock.advance(61);
         assert_eq!(
@@ -242,7 +203,7 @@ backend_tests! {
                 ("password_confirm", PASSWORD),
             ],
         );
-        let hal_sid = sid_of(&t, &t.session_cookie().unwrap());
+        let hal_sid = t.sid_of(&t.session_cookie().unwrap());
         let r = mallory.submit(
             &t,
             "/account/sessions",
@@ -261,12 +222,8 @@ backend_tests! {
     fn revoking_this_device_signs_it_out() {
         let t = start();
         t.signed_up("ike");
-        let sid = sid_of(&t, &t.session_cookie().unwrap());
-        let csrf = t.csrf("/account/sessions");
-        let r = t.post_form(
-            &format!("/account/sessions/{sid}/revoke"),
-            &[("csrf_token", &csrf)],
-        );
+        let sid = t.sid_of(&t.session_cookie().unwrap());
+        let r = t.submit("/account/sessions", &format!("/account/sessions/{sid}/revoke"), &[]);
         assert_eq!(r.headers().get_one("Location"), Some("/login"));
         drop(r);
         assert_eq!(t.get("/dashboard").status(), Status::SeeOther);
@@ -278,21 +235,13 @@ backend_tests! {
         t.signed_up("joe");
         let other = Browser::new(FIREFOX);
         other.login(&t, "joe", PASSWORD);
-        let csrf = t.csrf("/account");
-        let r = t.post_form(
-            "/account/delete",
-            &[("current_password", "wrong one"), ("csrf_token", &csrf)],
-        );
+        let r = t.submit("/account", "/account/delete", &[("current_password", "wrong one")]);
         assert_eq!(r.status(), Status::UnprocessableEntity);
         assert!(r
             .into_string()
             .unwrap()
             .contains("id=\"delete_password-error\""));
-        let csrf = t.csrf("/account");
-        let r = t.post_form(
-            "/account/delete",
-            &[("current_password", PASSWORD), ("csrf_token", &csrf)],
-        );
+        let r = t.submit("/account", "/account/delete", &[("current_password", PASSWORD)]);
         assert_eq!(r.status(), Status::SeeOther);
         assert!(set_cookie_named(&r, "session")
             .unwrap()

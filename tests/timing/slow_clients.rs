@@ -4,16 +4,14 @@
 //! log. These need real sockets (Rocket's local client has no connections), so they run the
 //! built binary; they do not touch what differs between databases, so they run on SQLite only.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::net::*;
-use common::{encode, field_value, PASSWORD};
+use crate::common::net::*;
+use crate::common::test_dir;
 
 fn serve(dir: &Path, env: &[(&str, &str)]) -> (Reaper, u16) {
     let port = free_port();
@@ -64,7 +62,7 @@ fn health(port: u16, limit: Duration) -> Option<u16> {
 
 #[test]
 fn a_head_sent_slowly_or_never_finished_is_dropped() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = test_dir();
     let (_g, port) = serve(dir.path(), &[("ROCKET_REQUEST_HEADER_TIMEOUT", "1")]);
 
     // Half a head, then nothing.
@@ -104,7 +102,7 @@ fn a_head_sent_slowly_or_never_finished_is_dropped() {
 
 #[test]
 fn an_idle_keep_alive_connection_is_closed() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = test_dir();
     let (_g, port) = serve(dir.path(), &[("ROCKET_REQUEST_HEADER_TIMEOUT", "1")]);
     let mut s = connect(port);
     s.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
@@ -117,7 +115,7 @@ fn an_idle_keep_alive_connection_is_closed() {
 
 #[test]
 fn connections_over_the_cap_get_a_quick_503_and_the_rest_keep_working() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = test_dir();
     let (_g, port) = serve(
         dir.path(),
         &[
@@ -169,7 +167,7 @@ fn connections_over_the_cap_get_a_quick_503_and_the_rest_keep_working() {
 
 #[test]
 fn under_a_low_file_limit_health_keeps_answering() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = test_dir();
     let port = free_port();
     let mut cmd = gatehouse_command(
         dir.path(),
@@ -220,7 +218,7 @@ fn under_a_low_file_limit_health_keeps_answering() {
 
 #[test]
 fn a_body_sent_too_slowly_gets_408() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = test_dir();
     let (_g, port) = serve(dir.path(), &[("ROCKET_REQUEST_BODY_TIMEOUT", "1")]);
     let mut s = connect(port);
     s.write_all(
@@ -236,43 +234,20 @@ fn a_body_sent_too_slowly_gets_408() {
     assert!(reply.body.contains("took too long"), "{}", reply.body);
 }
 
-/// Registers `name` through raw HTTP and returns the session cookie (`session=...`).
-fn register(port: u16, name: &str) -> String {
-    let mut jar = Jar::default();
-    let page = http(port, "GET", "t", "/register", &[], None);
-    jar.take(&page);
-    let csrf = field_value(&page.body, "csrf_token").unwrap();
-    let form = encode(&[
-        ("username", name),
-        ("email", &format!("{name}@example.com")),
-        ("password", PASSWORD),
-        ("password_confirm", PASSWORD),
-        ("csrf_token", &csrf),
-    ]);
-    let r = http(
-        port,
-        "POST",
-        "t",
-        "/register",
-        &[
-            ("Cookie", &jar.header()),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
-        Some(&form),
-    );
-    assert_eq!(r.status, 303, "{}", r.body);
-    r.headers
-        .iter()
-        .find(|(k, v)| k.eq_ignore_ascii_case("set-cookie") && v.starts_with("session="))
-        .map(|(_, v)| v.split(';').next().unwrap().to_string())
-        .expect("a session cookie")
-}
-
 #[test]
 fn a_cookie_that_is_not_utf8_does_not_sign_anyone_out() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = test_dir();
     let (_g, port) = serve(dir.path(), &[]);
-    let session = register(port, "ursula");
+    // A client that sends no Origin, on a Host that is not the public origin's: the real
+    // server is reached as-is, not through the origin it is configured with.
+    let site = Site {
+        origin: None,
+        ..Site::new(port, "t")
+    };
+    let mut jar = Jar::default();
+    let r = site.register(&mut jar, "ursula");
+    assert_eq!(r.status, 303, "{}", r.body);
+    let session = format!("session={}", jar.get("session").expect("a session cookie"));
     let mut req =
         b"GET /dashboard HTTP/1.1\r\nHost: t\r\nConnection: close\r\nCookie: junk=\xff\xfe; "
             .to_vec();
@@ -285,7 +260,7 @@ fn a_cookie_that_is_not_utf8_does_not_sign_anyone_out() {
 
 #[test]
 fn query_strings_never_reach_the_log() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = test_dir();
     let port = free_port();
     let log_path = dir.path().join("server.log");
     let log = std::fs::File::create(&log_path).unwrap();
@@ -333,7 +308,7 @@ fn a_header_that_is_not_utf8_is_kept_so_forwarding_conflicts_still_show() {
     // hand-written one) passes a client's X-Forwarded-Host through. A byte that is not UTF-8
     // in the path used to make gatehouse drop X-Original-URL altogether, leaving only the
     // client's header to judge: bob reached the admin host.
-    let dir = tempfile::tempdir().unwrap();
+    let dir = test_dir();
     let (_g, port) = serve(
         dir.path(),
         &[
@@ -344,7 +319,13 @@ fn a_header_that_is_not_utf8_is_kept_so_forwarding_conflicts_still_show() {
             ),
         ],
     );
-    let session = register(port, "bob");
+    let site = Site {
+        origin: None,
+        ..Site::new(port, "t")
+    };
+    let mut jar = Jar::default();
+    assert_eq!(site.register(&mut jar, "bob").status, 303);
+    let session = format!("session={}", jar.get("session").expect("a session cookie"));
     let ask = |original_url: &[u8]| {
         let mut req =
             b"GET /auth/verify HTTP/1.1\r\nHost: t\r\nConnection: close\r\nX-Original-URL: "
@@ -369,43 +350,18 @@ fn a_header_that_is_not_utf8_is_kept_so_forwarding_conflicts_still_show() {
 fn a_percent_encoded_cookie_name_is_not_a_host_only_cookie() {
     // Browsers accept `__Host-` cookies only from this host, judging the raw name; a sibling
     // subdomain can still set `%5F_Host-session`, which a decoder would read as the session.
-    let dir = tempfile::tempdir().unwrap();
+    let dir = test_dir();
     let (_g, port) = serve(dir.path(), &[("ROCKET_SECURE_COOKIES", "true")]);
+    let site = Site {
+        origin: None,
+        ..Site::new(port, "t")
+    };
     let mut jar = Jar::default();
-    let page = http(port, "GET", "t", "/register", &[], None);
-    jar.take(&page);
-    let csrf = field_value(&page.body, "csrf_token").unwrap();
-    let form = encode(&[
-        ("username", "mallory"),
-        ("email", "mallory@example.com"),
-        ("password", PASSWORD),
-        ("password_confirm", PASSWORD),
-        ("csrf_token", &csrf),
-    ]);
-    let r = http(
-        port,
-        "POST",
-        "t",
-        "/register",
-        &[
-            ("Cookie", &jar.header()),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
-        Some(&form),
-    );
-    assert_eq!(r.status, 303, "{}", r.body);
-    let token = r
-        .headers
-        .iter()
-        .find(|(k, v)| k.eq_ignore_ascii_case("set-cookie") && v.starts_with("__Host-session="))
-        .map(|(_, v)| {
-            v["__Host-session=".len()..]
-                .split(';')
-                .next()
-                .unwrap()
-                .to_string()
-        })
-        .expect("a __Host-session cookie");
+    assert_eq!(site.register(&mut jar, "mallory").status, 303);
+    let token = jar
+        .get("__Host-session")
+        .expect("a __Host-session cookie")
+        .to_string();
     let dashboard =
         |cookie: &str| http(port, "GET", "t", "/dashboard", &[("Cookie", cookie)], None);
     assert_eq!(dashboard(&format!("__Host-session={token}")).status, 200);
@@ -447,7 +403,7 @@ fn health_on(mut s: TcpStream) -> Option<u16> {
 
 #[test]
 fn one_client_cannot_take_every_connection() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = test_dir();
     let (_g, port) = serve(
         dir.path(),
         &[
@@ -485,7 +441,7 @@ fn one_client_cannot_take_every_connection() {
 
 #[test]
 fn an_oversized_request_head_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = test_dir();
     let (_g, port) = serve(dir.path(), &[]);
     let big = format!(
         "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\nX-Big: {}\r\n\r\n",

@@ -1,11 +1,8 @@
 //! Signing in: generic failures (LG-1), redirects (LG-7), new sessions (LG-6), remember me,
 //! hash upgrades (PW-5).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use diesel::prelude::*;
-use gatehouse::clock::Clock;
 use gatehouse::db::schema::users;
 use rocket::http::Status;
 
@@ -13,10 +10,7 @@ fn login_with(
     t: &TestApp,
     fields: &[(&str, &str)],
 ) -> (Status, Option<String>, String, Vec<String>) {
-    let csrf = t.csrf("/login");
-    let mut all: Vec<(&str, &str)> = fields.to_vec();
-    all.push(("csrf_token", &csrf));
-    let r = t.post_form("/login", &all);
+    let r = t.submit("/login", "/login", fields);
     let status = r.status();
     let location = r.headers().get_one("Location").map(str::to_string);
     let cookies = set_cookies(&r);
@@ -79,8 +73,7 @@ backend_tests! {
             assert_eq!(r.0, Status::Unauthorized, "{label}");
             assert!(r.2.contains("Incorrect username or password."), "{label}");
             assert!(
-                !r.3.iter()
-                    .any(|c| c.starts_with("session=") && !c.starts_with("session=;")),
+                !sets_session(&r.3, "session"),
                 "{label}: a session cookie was set"
             );
             assert!(r.2.contains("data-testid=\"login\""));
@@ -101,41 +94,13 @@ backend_tests! {
     }
 
     #[test]
-    fn next_only_redirects_within_the_site() {
-        let t = start();
-        t.signed_up("ivan");
-        t.logout();
-        let cases = [
-            ("/account?tab=1", "/account?tab=1"),
-            ("//evil.example", "/dashboard"),
-            ("/\\evil.example", "/dashboard"),
-            ("https:evil.example", "/dashboard"),
-            ("https://evil.example/", "/dashboard"),
-            ("javascript:alert(1)", "/dashboard"),
-            ("/%2F%2Fevil.example", "/dashboard"),
-            ("/%5Cevil.example", "/dashboard"),
-            ("/\t/evil.example", "/dashboard"),
-            ("%2F%2Fevil.example", "/dashboard"),
-        ];
-        for (next, expected) in cases {
-            let (status, location, _, _) = login_with(
-                &t,
-                &[("username", "ivan"), ("password", PASSWORD), ("next", next)],
-            );
-            assert_eq!(status, Status::SeeOther, "{next:?}");
-            assert_eq!(location.as_deref(), Some(expected), "{next:?}");
-            t.logout();
-        }
-    }
-
-    #[test]
     fn every_sign_in_starts_a_new_session_and_ends_the_old_one() {
         let t = start();
         // A sign-in form loaded in another tab before signing up.
         let stale_form_token = t.csrf("/login");
         t.signed_up("judy");
         let first = t.session_cookie().unwrap();
-        let first_sid = t.app().tokens.verify(&first, t.clock.now()).unwrap().sid.clone();
+        let first_sid = t.sid_of(&first);
         // Sign in again while holding the first cookie.
         let r = t.post_form(
             "/login",
@@ -147,7 +112,7 @@ backend_tests! {
         );
         assert_eq!(r.status(), Status::SeeOther);
         let second = t.session_cookie().unwrap();
-        let second_sid = t.app().tokens.verify(&second, t.clock.now()).unwrap().sid.clone();
+        let second_sid = t.sid_of(&second);
         assert_ne!(first_sid, second_sid);
         // The cookie that came with the sign-in no longer works.
         t.logout();
@@ -178,49 +143,8 @@ backend_tests! {
         let c = cookies.iter().find(|c| c.starts_with("session=")).unwrap();
         assert!(c.contains("Max-Age=2592000"), "{c}");
         let token = c.split(';').next().unwrap().trim_start_matches("session=");
-        let claims = t.app().tokens.verify(token, t.clock.now()).unwrap();
+        let claims = t.claims(token);
         assert_eq!(claims.exp - claims.iat, 2_592_000);
-    }
-
-    #[test]
-    fn session_cookie_has_the_contract_attributes() {
-        let t = start();
-        let r = t.register("liam", "liam@example.com", PASSWORD);
-        let c = set_cookie_named(&r, "session").unwrap();
-        assert!(c.contains("HttpOnly"), "{c}");
-        assert!(c.contains("SameSite=Lax"), "{c}");
-        assert!(c.contains("Path=/"), "{c}");
-        assert!(!c.contains("Domain"), "{c}");
-        assert!(!c.contains("Secure"), "debug profile: {c}");
-        let r = t.logout();
-        let cleared = set_cookie_named(&r, "session").unwrap();
-        assert!(cleared.starts_with("session=;"), "{cleared}");
-        assert!(cleared.contains("Max-Age=0"), "{cleared}");
-        assert!(
-            cleared.contains("HttpOnly")
-                && cleared.contains("Path=/")
-                && cleared.contains("SameSite=Lax")
-        );
-    }
-
-    #[test]
-    fn secure_cookies_use_the_host_prefix_and_hsts() {
-        let t = start_with(|f| f.merge(("secure_cookies", true)));
-        let r = t.register("mia", "mia@example.com", PASSWORD);
-        let c = set_cookie_named(&r, "__Host-session").expect("__Host- cookie");
-        assert!(
-            c.contains("Secure") && c.contains("HttpOnly") && c.contains("Path=/"),
-            "{c}"
-        );
-        assert!(!c.contains("Domain"), "{c}");
-        assert!(set_cookies(&r).iter().all(|c| !c.starts_with("session=")));
-        assert!(r.headers().get_one("Strict-Transport-Security").is_some());
-        let r = t.logout();
-        let cleared = set_cookie_named(&r, "__Host-session").unwrap();
-        assert!(
-            cleared.contains("Secure") && cleared.contains("Max-Age=0"),
-            "{cleared}"
-        );
     }
 
     #[test]
@@ -301,4 +225,73 @@ backend_tests! {
         }
         assert_eq!(work("uma", PASSWORD), unknown, "banned");
     }
+}
+
+#[test]
+fn next_only_redirects_within_the_site() {
+    let t = start();
+    t.signed_up("ivan");
+    t.logout();
+    let cases = [
+        ("/account?tab=1", "/account?tab=1"),
+        ("//evil.example", "/dashboard"),
+        ("/\\evil.example", "/dashboard"),
+        ("https:evil.example", "/dashboard"),
+        ("https://evil.example/", "/dashboard"),
+        ("javascript:alert(1)", "/dashboard"),
+        ("/%2F%2Fevil.example", "/dashboard"),
+        ("/%5Cevil.example", "/dashboard"),
+        ("/\t/evil.example", "/dashboard"),
+        ("%2F%2Fevil.example", "/dashboard"),
+    ];
+    for (next, expected) in cases {
+        let (status, location, _, _) = login_with(
+            &t,
+            &[("username", "ivan"), ("password", PASSWORD), ("next", next)],
+        );
+        assert_eq!(status, Status::SeeOther, "{next:?}");
+        assert_eq!(location.as_deref(), Some(expected), "{next:?}");
+        t.logout();
+    }
+}
+
+#[test]
+fn session_cookie_has_the_contract_attributes() {
+    let t = start();
+    let r = t.register("liam", "liam@example.com", PASSWORD);
+    let c = set_cookie_named(&r, "session").unwrap();
+    assert!(c.contains("HttpOnly"), "{c}");
+    assert!(c.contains("SameSite=Lax"), "{c}");
+    assert!(c.contains("Path=/"), "{c}");
+    assert!(!c.contains("Domain"), "{c}");
+    assert!(!c.contains("Secure"), "debug profile: {c}");
+    let r = t.logout();
+    let cleared = set_cookie_named(&r, "session").unwrap();
+    assert!(cleared.starts_with("session=;"), "{cleared}");
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    assert!(
+        cleared.contains("HttpOnly")
+            && cleared.contains("Path=/")
+            && cleared.contains("SameSite=Lax")
+    );
+}
+
+#[test]
+fn secure_cookies_use_the_host_prefix_and_hsts() {
+    let t = start_with(|f| f.merge(("secure_cookies", true)));
+    let r = t.register("mia", "mia@example.com", PASSWORD);
+    let c = set_cookie_named(&r, "__Host-session").expect("__Host- cookie");
+    assert!(
+        c.contains("Secure") && c.contains("HttpOnly") && c.contains("Path=/"),
+        "{c}"
+    );
+    assert!(!c.contains("Domain"), "{c}");
+    assert!(set_cookies(&r).iter().all(|c| !c.starts_with("session=")));
+    assert!(r.headers().get_one("Strict-Transport-Security").is_some());
+    let r = t.logout();
+    let cleared = set_cookie_named(&r, "__Host-session").unwrap();
+    assert!(
+        cleared.contains("Secure") && cleared.contains("Max-Age=0"),
+        "{cleared}"
+    );
 }

@@ -3,33 +3,15 @@
 //! owner), registration limits, the bcrypt queue bound (LG-5). Bursts of simultaneous
 //! guesses are in `tests/concurrency.rs`.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use diesel::prelude::*;
 use gatehouse::db::schema::audit_events;
-use rocket::http::{ContentType, Cookie, Header, Status};
-use std::net::{IpAddr, SocketAddr};
+use rocket::http::{ContentType, Header, Status};
+use std::time::Duration;
 
-fn remote(ip: &str) -> SocketAddr {
-    SocketAddr::new(ip.parse::<IpAddr>().unwrap(), 40000)
-}
-
+/// A sign-in from `ip`: its status, its page (CSRF tokens masked) and its Retry-After.
 fn login_from(t: &TestApp, ip: &str, user: &str, pw: &str) -> (Status, String, Option<String>) {
-    let csrf = t.csrf("/login");
-    let addr = remote(ip);
-    let r = t.send(
-        t.client
-            .post("/login")
-            .remote(addr)
-            .header(ContentType::Form)
-            .header(Header::new("Origin", ORIGIN))
-            .body(encode(&[
-                ("username", user),
-                ("password", pw),
-                ("csrf_token", &csrf),
-            ])),
-    );
+    let r = t.login_from(ip, user, pw);
     let status = r.status();
     let retry = r.headers().get_one("Retry-After").map(str::to_string);
     (
@@ -50,21 +32,18 @@ fn victim(t: &TestApp, name: &str) {
 /// as its device cookie.
 fn login_with_device(t: &TestApp, user: &str, pw: &str, device: Option<&str>) -> Status {
     let browser = Browser::default();
+    // Fetching the form gives this browser its pre-session cookie and nothing else.
     let csrf = browser.csrf(t, "/login");
-    let mut req = t
-        .client
-        .post("/login")
-        .header(ContentType::Form)
-        .header(Header::new("Origin", ORIGIN))
-        .body(encode(&[
-            ("username", user),
-            ("password", pw),
-            ("csrf_token", &csrf),
-        ]));
     if let Some(d) = device {
-        req = req.cookie(Cookie::new("device", d.to_string()));
+        browser.set_cookie("device", d);
     }
-    browser.send(req).status()
+    browser
+        .post(
+            t,
+            "/login",
+            &[("username", user), ("password", pw), ("csrf_token", &csrf)],
+        )
+        .status()
 }
 
 /// Bans `name`'s account the way an attacker would: failures from cookie-less browsers.
@@ -80,28 +59,13 @@ fn ban_account(t: &TestApp, name: &str) {
     );
 }
 
+/// A registration of `name` from `ip`, in a browser of its own.
 fn register_from<'c>(
     t: &'c TestApp,
     ip: &str,
     name: &str,
 ) -> rocket::local::blocking::LocalResponse<'c> {
-    let browser = Browser::default();
-    let csrf = browser.csrf(t, "/register");
-    let email = format!("{name}@example.com");
-    browser.send(
-        t.client
-            .post("/register")
-            .remote(remote(ip))
-            .header(ContentType::Form)
-            .header(Header::new("Origin", ORIGIN))
-            .body(encode(&[
-                ("username", name),
-                ("email", &email),
-                ("password", PASSWORD),
-                ("password_confirm", PASSWORD),
-                ("csrf_token", &csrf),
-            ])),
-    )
+    Browser::default().register_from(t, Some(ip), name, &format!("{name}@example.com"), PASSWORD)
 }
 
 async fn futures_join_all<F: std::future::Future>(futs: impl Iterator<Item = F>) -> Vec<F::Output> {
@@ -291,7 +255,7 @@ backend_tests! {
     #[test]
     fn a_full_bcrypt_queue_answers_503_not_a_hang() {
         use rocket::local::asynchronous::Client;
-        let dir = tempfile::tempdir().unwrap();
+        let dir = test_dir();
         let f = figment(dir.path())
             .merge(("bcrypt_cost", 12))
             .merge(("bcrypt_max_queue", 0));
@@ -327,7 +291,14 @@ backend_tests! {
                     .body(body.clone())
                     .dispatch()
             });
-            let responses = futures_join_all(requests).await;
+            // A sign-in that waits for a slot instead of being turned away would hold its
+            // answer back: the 503s must come, and every answer with them, in bounded time.
+            let responses = rocket::tokio::time::timeout(
+                Duration::from_secs(30),
+                futures_join_all(requests),
+            )
+            .await
+            .expect("sign-ins beyond the bcrypt queue hang instead of answering 503");
             let busy: Vec<_> = responses
                 .iter()
                 .filter(|r| r.status() == Status::ServiceUnavailable)
@@ -427,11 +398,10 @@ backend_tests! {
         );
         assert_eq!(login_from(&t, "2001:db8:6::1", "jola", PASSWORD).0, Status::SeeOther);
         for bad in [0, 129] {
-            let dir = tempfile::tempdir().unwrap();
+            let dir = test_dir();
             let f = figment(dir.path()).merge(("throttle_ipv6_prefix", bad));
             let err = gatehouse::rocket(f).expect_err("refused").to_string();
             assert!(err.contains("`throttle_ipv6_prefix`") && err.contains(&bad.to_string()), "{err}");
-            drop_schema(dir.path());
         }
     }
 
@@ -448,17 +418,11 @@ backend_tests! {
         let app = t.app();
         let csrf = t.csrf("/login");
         let (hashes, queries) = (app.hasher.verifications(), app.db.query_count());
-        let r = t.send(
-            t.client
-                .post("/login")
-                .remote(remote("203.0.113.9"))
-                .header(ContentType::Form)
-                .header(Header::new("Origin", ORIGIN))
-                .body(encode(&[
-                    ("username", "kira"),
-                    ("password", PASSWORD),
-                    ("csrf_token", &csrf),
-                ])),
+        let r = t.browser.post_from(
+            &t,
+            Some("203.0.113.9"),
+            "/login",
+            &[("username", "kira"), ("password", PASSWORD), ("csrf_token", &csrf)],
         );
         assert_eq!(r.status(), Status::TooManyRequests);
         drop(r);
@@ -531,15 +495,14 @@ backend_tests! {
         t.signed_up("quinn");
         assert!(t.cookie("device").is_some());
         let check = |current: &str| {
-            let csrf = t.csrf("/account");
             let new = "a brand new passphrase here";
-            t.post_form(
+            t.submit(
+                "/account",
                 "/account/password",
                 &[
                     ("current_password", current),
                     ("new_password", new),
                     ("new_password_confirm", new),
-                    ("csrf_token", &csrf),
                 ],
             )
             .status()

@@ -4,8 +4,6 @@
 //! hold, on one instance or several sharing the database), and a password change landing
 //! between a sign-in's lookup and its session.
 
-mod common;
-
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
@@ -13,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use diesel::prelude::*;
 use figment::Figment;
 use gatehouse::clock::ManualClock;
@@ -112,9 +110,8 @@ async fn submit<'c>(
 }
 
 fn signed_in(r: &LocalResponse<'_>) -> bool {
-    r.headers()
-        .get("Set-Cookie")
-        .any(|c| c.starts_with("session=") && !c.starts_with("session=;"))
+    let cookies: Vec<String> = r.headers().get("Set-Cookie").map(str::to_string).collect();
+    sets_session(&cookies, "session")
 }
 
 fn pending(apps: &[&App]) -> usize {
@@ -219,7 +216,7 @@ const NEW_PASSWORD: &str = "a brand new passphrase here";
 /// plain cost-4 hash, which a sign-in upgrades), and `change` lands after the sign-in read the
 /// account but before it made its session. Returns the sign-in's answer.
 fn sign_in_racing(change: Change, imported: bool) {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = test_dir();
     let clock = Arc::new(ManualClock::new());
     let cost_5 = |f: Figment| f.merge(("bcrypt_cost", 5));
     runtime().block_on(async {
@@ -309,7 +306,6 @@ fn sign_in_racing(change: Change, imported: bool) {
             "{change:?}: old and new password"
         );
     });
-    drop_schema(dir.path());
 }
 
 /// What the laptop does with the old password while the phone changes it.
@@ -323,7 +319,7 @@ enum LaptopDoes {
 /// password) is held at bcrypt while the phone changes the password: the laptop's change or
 /// deletion must then be refused, and the phone's change stand.
 fn laptop_races_a_password_change_on_the_phone(does: LaptopDoes) {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = test_dir();
     let clock = Arc::new(ManualClock::new());
     runtime().block_on(async {
         let laptop = instance(dir.path(), &clock, true, |f| f).await;
@@ -400,13 +396,12 @@ fn laptop_races_a_password_change_on_the_phone(does: LaptopDoes) {
             );
         }
     });
-    drop_schema(dir.path());
 }
 
 backend_tests! {
     #[test]
     fn concurrent_registrations_and_sign_ins_all_succeed() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = test_dir();
         let f = figment(dir.path()).merge(("register_ip_max", 1000));
         runtime().block_on(async {
             let client = Client::untracked(gatehouse::rocket(f).unwrap()).await.unwrap();
@@ -464,12 +459,11 @@ backend_tests! {
             let s: i64 = sessions::table.count().get_result(&mut *conn).unwrap();
             assert_eq!((u, s), (n, 2 * n));
         });
-        drop_schema(dir.path());
     }
 
     #[test]
     fn a_burst_from_one_address_gets_no_more_guesses_than_its_limit_on_any_instance() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = test_dir();
         let clock = Arc::new(ManualClock::new());
         runtime().block_on(async {
             let one = instance(dir.path(), &clock, false, |f| f).await;
@@ -507,12 +501,11 @@ backend_tests! {
                 assert_eq!(r.status(), Status::TooManyRequests);
             }
         });
-        drop_schema(dir.path());
     }
 
     #[test]
     fn a_burst_of_guesses_at_one_account_gets_no_more_than_its_limit() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = test_dir();
         let clock = Arc::new(ManualClock::new());
         runtime().block_on(async {
             let one = instance(dir.path(), &clock, false, |f| f).await;
@@ -568,12 +561,11 @@ backend_tests! {
             let r = sign_in(&one, &pre, "192.0.2.78", "vera", PASSWORD).await;
             assert_eq!(r.status(), Status::Unauthorized);
         });
-        drop_schema(dir.path());
     }
 
     #[test]
     fn a_burst_of_registrations_gets_no_more_than_the_cap() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = test_dir();
         let clock = Arc::new(ManualClock::new());
         runtime().block_on(async {
             let config = |f: Figment| f.merge(("register_ip_max", 3));
@@ -612,7 +604,6 @@ backend_tests! {
                 "{statuses:?}"
             );
         });
-        drop_schema(dir.path());
     }
 
     #[test]

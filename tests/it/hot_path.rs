@@ -1,9 +1,7 @@
 //! The signed-in hot path touches no database: a fresh token is verified in memory (and
 //! remembered), the dashboard's session details and forward-auth's profile come from caches.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use rocket::http::Status;
 
 backend_tests! {
@@ -24,9 +22,11 @@ backend_tests! {
         assert_eq!(db.query_count(), before, "queries on the hot path");
         // Once the token is due for revalidation, exactly the revalidation queries run, once.
         t.clock.advance(61);
+        // Counted from here: moving the clock ran upkeep, whose statements are not the hot path's.
+        let due = db.query_count();
         assert_eq!(t.get("/dashboard").status(), Status::Ok);
         let after_revalidation = db.query_count();
-        assert!(after_revalidation > before);
+        assert!(after_revalidation > due);
         for _ in 0..5 {
             assert_eq!(t.get("/dashboard").status(), Status::Ok);
         }

@@ -1,9 +1,7 @@
 //! The session design: sliding short tokens, revalidation, logout and its replay, restarts,
 //! timeouts (JW-6, JW-7), pruning.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use diesel::prelude::*;
 use gatehouse::clock::Clock;
 use gatehouse::db::schema::{sessions, users};
@@ -11,10 +9,6 @@ use rocket::http::Status;
 
 fn token(t: &TestApp) -> String {
     t.session_cookie().expect("signed in")
-}
-
-fn claims(t: &TestApp, token: &str) -> gatehouse::auth::token::Claims {
-    (*t.app().tokens.verify(token, t.clock.now()).unwrap()).clone()
 }
 
 backend_tests! {
@@ -71,25 +65,25 @@ backend_tests! {
         let t = start();
         t.signed_up("sam");
         let first = token(&t);
-        let before = t.app().db.query_count();
-        let r = t.get("/dashboard");
-        assert_eq!(r.status(), Status::Ok);
-        assert!(
-            set_cookie_named(&r, "session").is_none(),
-            "no refresh while fresh"
-        );
-        let _ = before;
+        let db = &t.app().db;
+        let before = db.query_count();
+        for _ in 0..3 {
+            let r = t.get("/dashboard");
+            assert_eq!(r.status(), Status::Ok);
+            assert!(
+                set_cookie_named(&r, "session").is_none(),
+                "no refresh while fresh"
+            );
+        }
+        assert_eq!(db.query_count(), before, "a fresh token was checked in the database");
         t.clock.advance(61);
+        let due = db.query_count();
         let r = t.get("/dashboard");
         assert_eq!(r.status(), Status::Ok);
+        assert!(db.query_count() > due, "an old token is checked in the database");
         let renewed = set_cookie_named(&r, "session").expect("renewed token");
-        let renewed = renewed
-            .split(';')
-            .next()
-            .unwrap()
-            .trim_start_matches("session=")
-            .to_string();
-        let (a, b) = (claims(&t, &first), claims(&t, &renewed));
+        let renewed = cookie_value(&renewed).to_string();
+        let (a, b) = (t.claims(&first), t.claims(&renewed));
         assert_eq!(a.sid, b.sid);
         assert_eq!(a.auth_time, b.auth_time, "the session keeps its start");
         assert!(b.iat >= a.iat + 61 && b.exp >= a.exp + 61, "exp slides");
@@ -135,7 +129,7 @@ backend_tests! {
                 assert_eq!(r.status(), Status::Ok, "at +{}", t.clock.now() - start);
             }
             if let Some(c) = t.session_cookie() {
-                let exp = claims(&t, &c).exp;
+                let exp = t.claims(&c).exp;
                 assert!(exp <= start + 3000, "token outlives the session");
                 last_exp = exp;
             }
@@ -149,7 +143,7 @@ backend_tests! {
     fn sessions_ended_elsewhere_stop_within_the_revalidate_interval() {
         let t = start();
         t.signed_up("vera");
-        let sid = claims(&t, &token(&t)).sid;
+        let sid = t.claims(&token(&t)).sid;
         // Another instance (or the CLI) revokes the row; this instance has no deny-list entry.
         let mut conn = t.app().db.get().unwrap();
         diesel::update(sessions::table.filter(sessions::id.eq(&sid)))
@@ -186,7 +180,7 @@ backend_tests! {
     fn the_dashboard_shows_the_session() {
         let t = start();
         t.signed_up("xena");
-        let c = claims(&t, &token(&t));
+        let c = t.claims(&token(&t));
         let body = t.get("/dashboard").into_string().unwrap();
         let iso = |s: i64| {
             rocket::time::OffsetDateTime::from_unix_timestamp(s)
@@ -225,20 +219,27 @@ backend_tests! {
             sessions::table.count().get_result(&mut *conn).unwrap()
         };
         assert_eq!(count(app), 2);
-        let rt = rocket::tokio::runtime::Runtime::new().unwrap();
-        let pruned = rt.block_on(gatehouse::tasks::prune(app)).unwrap();
+        // Upkeep runs when its time comes, never at start-up.
+        assert_eq!(t.upkeep_log().runs, 0);
+        let pruned = t.run_upkeep().unwrap();
         assert_eq!(pruned.sessions, 1, "the revoked one");
         assert_eq!(count(app), 1);
-        // Deny-list entries live only as long as a token could skip revalidation.
-        t.clock.advance(60 + 30 + 1);
-        let pruned = rt.block_on(gatehouse::tasks::prune(app)).unwrap();
+        // Deny-list entries live only as long as a token could skip revalidation (the
+        // interval and the leeway, 60 + 30 s): kept at the first pass, gone at the second.
+        assert_eq!(pruned.deny_list_left, 1);
+        let pruned = t.run_upkeep().unwrap();
         assert_eq!(pruned.deny_list_left, 0);
-        // Failure counts older than every window go too.
+        assert_eq!(app.denylist.len(), 0);
+        // Failure counts older than every window go too: an hour later, at the pass that
+        // time brings (one, however long the clock jumps).
         let stranger = Browser::default();
         let r = stranger.login(&t, "yuri", "wrong wrong wrong");
         assert_eq!(r.status(), Status::Unauthorized);
+        let runs = t.upkeep_log().runs;
         t.clock.advance(3601);
-        let pruned = rt.block_on(gatehouse::tasks::prune(app)).unwrap();
+        let log = t.upkeep_log();
+        assert_eq!(log.runs, runs + 1);
+        let pruned = log.last.unwrap().unwrap();
         assert!(pruned.throttle_rows >= 2, "{pruned:?}");
         // The live session idled out meanwhile and went too.
         assert_eq!(pruned.sessions, 1);

@@ -24,8 +24,9 @@ pub struct TestApp {
     /// untracked, so several browsers can share one instance without sharing cookies).
     pub browser: Browser,
     pub clock: Arc<ManualClock>,
-    /// Shared by every instance started on the same data (`restart`, `another_instance`).
-    pub dir: Arc<TempDir>,
+    /// Shared by every instance started on the same data (`restart`, `another_instance`); the
+    /// last one to go takes the PostgreSQL schema with it.
+    pub dir: Arc<TestDir>,
 }
 
 impl Drop for TestApp {
@@ -33,15 +34,11 @@ impl Drop for TestApp {
         if !std::thread::panicking() {
             self.headers.assert_clean();
         }
-        // The last instance on this data takes its PostgreSQL schema with it.
-        if Arc::strong_count(&self.dir) == 1 {
-            drop_schema(self.dir.path());
-        }
     }
 }
 
-/// Which database the current test runs on: every integration test runs on SQLite, and on
-/// PostgreSQL too when `GATEHOUSE_TEST_POSTGRES_URL` is set (see `backend_tests!`).
+/// Which database the current test runs on: tests that involve the database run on SQLite and
+/// on PostgreSQL (see `backend_tests!`); the others run once, on SQLite.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TestBackend {
     Sqlite,
@@ -62,18 +59,44 @@ pub fn postgres_url() -> Option<String> {
         .filter(|u| !u.trim().is_empty())
 }
 
-/// Runs a test body on `b`. On PostgreSQL without `GATEHOUSE_TEST_POSTGRES_URL` the body does
-/// not run (CI always sets it, and fails when PostgreSQL is not there).
+/// The explicit opt-out: without it, a PostgreSQL test with no server to run on fails.
+pub const SKIP_POSTGRES: &str = "GATEHOUSE_TEST_SKIP_POSTGRES";
+
+fn skip_postgres() -> bool {
+    std::env::var(SKIP_POSTGRES).is_ok_and(|v| v == "1")
+}
+
+/// Runs a test body on `b`. A PostgreSQL test without `GATEHOUSE_TEST_POSTGRES_URL` fails, so a
+/// run that never reached PostgreSQL cannot pass for one that did, unless
+/// `GATEHOUSE_TEST_SKIP_POSTGRES=1` says that is what was wanted.
 pub fn with_backend(b: TestBackend, body: impl FnOnce()) {
     if b == TestBackend::Postgres && postgres_url().is_none() {
-        eprintln!("not run: GATEHOUSE_TEST_POSTGRES_URL is not set");
-        return;
+        if skip_postgres() {
+            eprintln!("skipped: {SKIP_POSTGRES}=1 and GATEHOUSE_TEST_POSTGRES_URL is not set");
+            return;
+        }
+        panic!(
+            "this test runs on PostgreSQL and GATEHOUSE_TEST_POSTGRES_URL is not set. Point it \
+             at a database where the tests may make schemas, e.g.\n  \
+             export GATEHOUSE_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test\n\
+             (`bash scripts/test.sh` finds or starts a server and prints the line), or skip \
+             every PostgreSQL test with\n  export {SKIP_POSTGRES}=1"
+        );
     }
-    BACKEND.with(|c| c.set(b));
+    // Put back whatever was there, so a thread that runs another test afterwards starts on
+    // SQLite again.
+    struct Restore(TestBackend);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            BACKEND.with(|c| c.set(self.0));
+        }
+    }
+    let _restore = Restore(BACKEND.with(|c| c.replace(b)));
     body();
 }
 
-/// Defines each test twice, in modules `sqlite` and `postgres`.
+/// Defines each test twice, in modules `sqlite` and `postgres`. Tests that do not involve the
+/// database are plain `#[test]`s beside it: they run once, on SQLite.
 #[macro_export]
 macro_rules! backend_tests {
     ($($(#[$meta:meta])* fn $name:ident() $body:block)*) => {
@@ -92,6 +115,37 @@ macro_rules! backend_tests {
             })*
         }
     };
+}
+
+/// A test's private directory and, on PostgreSQL, the schema of the database URL made for it
+/// ([`database_url`]): both go when this is dropped, however the test ends (a panic too).
+/// Declare it before the processes and instances that use it, so they stop first.
+pub struct TestDir(TempDir);
+
+impl TestDir {
+    pub fn new() -> Self {
+        TestDir(tempfile::tempdir().unwrap())
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        self.0.path()
+    }
+}
+
+impl Default for TestDir {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for TestDir {
+    fn drop(&mut self) {
+        drop_schema(self.path());
+    }
+}
+
+pub fn test_dir() -> TestDir {
+    TestDir::new()
 }
 
 /// The database URL for a test directory: a SQLite file in it, or a PostgreSQL schema of its
@@ -122,8 +176,8 @@ pub fn database_url(dir: &std::path::Path) -> String {
     }
 }
 
-/// Drops a test's PostgreSQL schema with its directory.
-pub fn drop_schema(dir: &std::path::Path) {
+/// Drops a test's PostgreSQL schema (see [`TestDir`], which calls this).
+fn drop_schema(dir: &std::path::Path) {
     if let (Ok(schema), Some(base)) = (
         std::fs::read_to_string(dir.join(".pg-schema")),
         postgres_url(),
@@ -152,13 +206,13 @@ pub fn start() -> TestApp {
 }
 
 pub fn start_with(configure: impl FnOnce(Figment) -> Figment) -> TestApp {
-    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let dir = Arc::new(test_dir());
     start_in(dir, Arc::new(ManualClock::new()), configure)
 }
 
 /// Starts an instance on an existing directory (a "restart" when one ran there before).
 pub fn start_in(
-    dir: Arc<TempDir>,
+    dir: Arc<TestDir>,
     clock: Arc<ManualClock>,
     configure: impl FnOnce(Figment) -> Figment,
 ) -> TestApp {
@@ -233,6 +287,11 @@ impl TestApp {
         self.browser.post(self, uri, fields)
     }
 
+    /// Fills in the form on `page` (its CSRF token) and posts `fields` to `uri`.
+    pub fn submit(&self, page: &str, uri: &str, fields: &[(&str, &str)]) -> LocalResponse<'_> {
+        self.browser.submit(self, page, uri, fields)
+    }
+
     pub fn register(&self, username: &str, email: &str, password: &str) -> LocalResponse<'_> {
         self.browser.register(self, username, email, password)
     }
@@ -252,8 +311,7 @@ impl TestApp {
     }
 
     pub fn logout(&self) -> LocalResponse<'_> {
-        let csrf = self.csrf("/dashboard");
-        self.post_form("/logout", &[("csrf_token", &csrf)])
+        self.submit("/dashboard", "/logout", &[])
     }
 
     /// This browser's session token, if it holds one.
@@ -266,6 +324,66 @@ impl TestApp {
         self.browser.cookie(name)
     }
 
+    /// A sign-in with this browser from `ip` (as the peer address Rocket sees).
+    pub fn login_from(&self, ip: &str, username: &str, password: &str) -> LocalResponse<'_> {
+        self.browser.submit_from(
+            self,
+            Some(ip),
+            "/login",
+            "/login",
+            &[("username", username), ("password", password)],
+        )
+    }
+
+    /// A form post with exactly `headers` besides the form's content type: no Origin unless
+    /// given, for tests of the origin and CSRF checks themselves.
+    pub fn post_form_with(
+        &self,
+        uri: &str,
+        fields: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> LocalResponse<'_> {
+        let mut req = self
+            .client
+            .post(uri.to_string())
+            .header(ContentType::Form)
+            .body(encode(fields));
+        for (k, v) in headers {
+            req = req.header(Header::new(k.to_string(), v.to_string()));
+        }
+        self.send(req)
+    }
+
+    /// The claims of a token this instance issued (and still accepts).
+    pub fn claims(&self, token: &str) -> gatehouse::auth::token::Claims {
+        use gatehouse::clock::Clock;
+        (*self.app().tokens.verify(token, self.clock.now()).unwrap()).clone()
+    }
+
+    /// The session id a token belongs to.
+    pub fn sid_of(&self, token: &str) -> String {
+        self.claims(token).sid
+    }
+
+    /// Moves the clock one upkeep interval, which runs exactly one upkeep pass on every
+    /// instance on this clock, and returns this instance's.
+    pub fn run_upkeep(&self) -> Result<gatehouse::tasks::Pruned, String> {
+        let before = self.upkeep_log().runs;
+        self.clock.advance(gatehouse::tasks::PRUNE_EVERY as i64);
+        let log = self.upkeep_log();
+        assert_eq!(log.runs, before + 1, "one upkeep pass per interval");
+        log.last.expect("a pass ran")
+    }
+
+    /// The upkeep passes this instance ran (moving the clock runs them when due).
+    pub fn upkeep_log(&self) -> gatehouse::tasks::PassLog {
+        self.client
+            .rocket()
+            .state::<gatehouse::tasks::Passes>()
+            .expect("the upkeep fairing is attached")
+            .log()
+    }
+
     /// A request carrying the given session token (and no other cookie), as an attacker
     /// replaying or forging one would send it.
     pub fn get_with_token(&self, uri: &str, token: &str) -> LocalResponse<'_> {
@@ -275,6 +393,11 @@ impl TestApp {
             .cookie(Cookie::new(name, token.to_string()))
             .dispatch()
     }
+}
+
+/// A peer address Rocket sees for a request (any port).
+pub fn peer(ip: &str) -> std::net::SocketAddr {
+    std::net::SocketAddr::new(ip.parse().unwrap(), 40000)
 }
 
 pub fn encode(fields: &[(&str, &str)]) -> String {
@@ -325,6 +448,19 @@ pub fn set_cookie_named(r: &LocalResponse<'_>, name: &str) -> Option<String> {
     set_cookies(r)
         .into_iter()
         .find(|c| c.starts_with(&format!("{name}=")))
+}
+
+/// The value a `Set-Cookie` header sets (`name=VALUE; Attr...`).
+pub fn cookie_value(set_cookie: &str) -> &str {
+    let pair = set_cookie.split(';').next().unwrap_or_default();
+    pair.split_once('=').map_or("", |(_, v)| v.trim())
+}
+
+/// Whether a response starts a session: a session cookie with a value, not one that clears it.
+pub fn sets_session(set_cookies: &[String], name: &str) -> bool {
+    set_cookies
+        .iter()
+        .any(|c| c.starts_with(&format!("{name}=")) && !cookie_value(c).is_empty())
 }
 
 /// Replaces every CSRF token in a page by a placeholder, to compare two pages' bodies.
@@ -382,6 +518,13 @@ impl Browser {
         self.cookies.borrow().get(name).cloned()
     }
 
+    /// Sets a cookie as if the server had (a copied or forged one).
+    pub fn set_cookie(&self, name: &str, value: &str) {
+        self.cookies
+            .borrow_mut()
+            .insert(name.to_string(), value.to_string());
+    }
+
     /// Forgets one cookie (without telling the server).
     pub fn forget(&self, name: &str) {
         self.cookies.borrow_mut().remove(name);
@@ -402,14 +545,28 @@ impl Browser {
         uri: &str,
         fields: &[(&str, &str)],
     ) -> LocalResponse<'c> {
+        self.post_from(t, None, uri, fields)
+    }
+
+    /// A same-origin form post, from `ip` when given (the peer address Rocket sees).
+    pub fn post_from<'c>(
+        &self,
+        t: &'c TestApp,
+        ip: Option<&str>,
+        uri: &str,
+        fields: &[(&str, &str)],
+    ) -> LocalResponse<'c> {
         let origin = t.app().settings.public_origin.clone();
-        self.send(
-            t.client
-                .post(uri.to_string())
-                .header(ContentType::Form)
-                .header(Header::new("Origin", origin))
-                .body(encode(fields)),
-        )
+        let mut req = t
+            .client
+            .post(uri.to_string())
+            .header(ContentType::Form)
+            .header(Header::new("Origin", origin))
+            .body(encode(fields));
+        if let Some(ip) = ip {
+            req = req.remote(peer(ip));
+        }
+        self.send(req)
     }
 
     pub fn csrf(&self, t: &TestApp, page: &str) -> String {
@@ -425,10 +582,22 @@ impl Browser {
         uri: &str,
         fields: &[(&str, &str)],
     ) -> LocalResponse<'c> {
+        self.submit_from(t, None, page, uri, fields)
+    }
+
+    /// [`Browser::submit`] from `ip`.
+    pub fn submit_from<'c>(
+        &self,
+        t: &'c TestApp,
+        ip: Option<&str>,
+        page: &str,
+        uri: &str,
+        fields: &[(&str, &str)],
+    ) -> LocalResponse<'c> {
         let csrf = self.csrf(t, page);
         let mut all = fields.to_vec();
         all.push(("csrf_token", &csrf));
-        self.post(t, uri, &all)
+        self.post_from(t, ip, uri, &all)
     }
 
     pub fn login<'c>(&self, t: &'c TestApp, user: &str, password: &str) -> LocalResponse<'c> {
@@ -447,8 +616,21 @@ impl Browser {
         email: &str,
         password: &str,
     ) -> LocalResponse<'c> {
-        self.submit(
+        self.register_from(t, None, username, email, password)
+    }
+
+    /// [`Browser::register`] from `ip`.
+    pub fn register_from<'c>(
+        &self,
+        t: &'c TestApp,
+        ip: Option<&str>,
+        username: &str,
+        email: &str,
+        password: &str,
+    ) -> LocalResponse<'c> {
+        self.submit_from(
             t,
+            ip,
             "/register",
             "/register",
             &[

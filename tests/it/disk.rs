@@ -2,15 +2,13 @@
 //! `/healthz` says so, so a load balancer stops sending users to an instance that cannot
 //! sign anyone in; the files gatehouse makes are private whatever the umask.
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::net::*;
-use common::*;
+use crate::common::net::*;
+use crate::common::*;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use gatehouse::db::schema::{health_probe, sessions};
@@ -136,10 +134,10 @@ backend_tests! {
             );
         }
         assert!(t.app().db.query_count() - before <= 1, "{}", t.app().db.query_count() - before);
-        let rt = rocket::tokio::runtime::Runtime::new().unwrap();
-        assert!(rt.block_on(gatehouse::tasks::prune(t.app())).is_err(), "still read-only");
+        // Upkeep cannot write them yet, and keeps them for its next pass.
+        assert!(t.run_upkeep().is_err(), "still read-only");
         set_read_only(&t, false);
-        let pruned = rt.block_on(gatehouse::tasks::prune(t.app())).unwrap();
+        let pruned = t.run_upkeep().unwrap();
         assert_eq!(pruned.refusals.inserted, 1);
         assert_eq!(pruned.refusals.refusals, 50);
         let mut conn = t.app().db.get().unwrap();
@@ -154,7 +152,7 @@ backend_tests! {
 
     #[test]
     fn quick_start_files_are_private_whatever_the_umask() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = test_dir();
         let data = dir.path().join("data");
         let port = free_port();
         let log = dir.path().join("serve.log");
@@ -168,10 +166,9 @@ backend_tests! {
             assert_eq!(mode(&p), want, "{}", p.display());
         }
         drop(gh);
-        drop_schema(dir.path());
 
         // The admin CLI makes the same files the same way.
-        let dir = tempfile::tempdir().unwrap();
+        let dir = test_dir();
         let data = dir.path().join("nested").join("data");
         let log = dir.path().join("cli.log");
         let mut cli = spawn(&[], "umask 000", dir.path(), &data, 0, &log, &["migrate"]);
@@ -181,7 +178,6 @@ backend_tests! {
             assert_eq!(mode(&dir.path().join("nested")), 0o700, "new parents too");
             assert_eq!(mode(&data.join("gatehouse.db")), 0o600);
         }
-        drop_schema(dir.path());
     }
 }
 
@@ -252,55 +248,12 @@ fn serve(prefix: &[&str], script: &str, dir: &Path, data: &Path, port: u16, log:
     gh
 }
 
-/// Fills in the form at `page` and posts it to `action`, as a browser would.
-fn submit(port: u16, jar: &mut Jar, page: &str, action: &str, fields: &[(&str, &str)]) -> Reply {
-    let host = format!("127.0.0.1:{port}");
-    let form = http(port, "GET", &host, page, &[("Cookie", &jar.header())], None);
-    jar.take(&form);
-    let csrf = field_value(&form.body, "csrf_token").expect("a form");
-    let mut all = fields.to_vec();
-    all.push(("csrf_token", &csrf));
-    let origin = format!("http://{host}");
-    let r = http(
-        port,
-        "POST",
-        &host,
-        action,
-        &[
-            ("Cookie", &jar.header()),
-            ("Origin", &origin),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
-        Some(&encode(&all)),
-    );
-    jar.take(&r);
-    r
-}
-
 fn register(port: u16, name: &str) -> Reply {
-    let email = format!("{name}@example.com");
-    submit(
-        port,
-        &mut Jar::default(),
-        "/register",
-        "/register",
-        &[
-            ("username", name),
-            ("email", &email),
-            ("password", PASSWORD),
-            ("password_confirm", PASSWORD),
-        ],
-    )
+    Site::local(port).register(&mut Jar::default(), name)
 }
 
 fn sign_in(port: u16, name: &str) -> Reply {
-    submit(
-        port,
-        &mut Jar::default(),
-        "/login",
-        "/login",
-        &[("username", name), ("password", PASSWORD)],
-    )
+    Site::local(port).sign_in(&mut Jar::default(), name, PASSWORD)
 }
 
 fn paths(data: &Path) -> Vec<PathBuf> {
@@ -319,7 +272,7 @@ fn paths(data: &Path) -> Vec<PathBuf> {
 #[test]
 fn an_existing_install_is_made_private_at_start() {
     with_backend(TestBackend::Sqlite, || {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = test_dir();
         let data = dir.path().join("data");
         let port = free_port();
         let log = dir.path().join("first.log");
@@ -359,7 +312,7 @@ fn an_existing_install_is_made_private_at_start() {
 #[test]
 fn a_full_disk_answers_503_and_healthz_says_so_until_there_is_room() {
     with_backend(TestBackend::Sqlite, || {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = test_dir();
         let mnt = dir.path().join("mnt");
         std::fs::create_dir(&mnt).unwrap();
         let data = mnt.join("data");

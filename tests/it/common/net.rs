@@ -15,7 +15,7 @@ pub fn nginx_binary() -> PathBuf {
             return p.into();
         }
     }
-    panic!("nginx is not installed. Run `bash .ci/run` (as root), or: apt-get install -y nginx");
+    panic!("nginx is not installed. Run `bash scripts/test.sh` (as root), or: apt-get install -y nginx");
 }
 
 pub fn caddy_binary() -> PathBuf {
@@ -24,7 +24,7 @@ pub fn caddy_binary() -> PathBuf {
             return p.into();
         }
     }
-    panic!("caddy is not installed. Run `bash .ci/run` (as root), or: apt-get install -y caddy");
+    panic!("caddy is not installed. Run `bash scripts/test.sh` (as root), or: apt-get install -y caddy");
 }
 
 /// A port the kernel had free a moment ago, never one this test binary handed out before:
@@ -66,6 +66,15 @@ impl Reply {
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
+    }
+
+    /// The `Set-Cookie` header that sets `name`, if any.
+    pub fn set_cookie(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+            .map(|(_, v)| v.as_str())
+            .find(|v| v.starts_with(&format!("{name}=")))
     }
 }
 
@@ -273,8 +282,113 @@ pub fn start_caddy(dir: &Path, caddyfile: &str, port: u16) -> Reaper {
     child
 }
 
+/// A gatehouse as a browser reaches it over a real socket: the port it connects to, the Host
+/// it names and the Origin its form posts carry (none: a client that sends no Origin).
+pub struct Site {
+    pub port: u16,
+    pub host: String,
+    pub origin: Option<String>,
+}
+
+impl Site {
+    /// `http://HOST` on `port` (a proxy's virtual host, say).
+    pub fn new(port: u16, host: &str) -> Site {
+        Site {
+            port,
+            host: host.to_string(),
+            origin: Some(format!("http://{host}")),
+        }
+    }
+
+    /// gatehouse (or a proxy) straight on `127.0.0.1:port`.
+    pub fn local(port: u16) -> Site {
+        Site::new(port, &format!("127.0.0.1:{port}"))
+    }
+
+    pub fn get(&self, path: &str, jar: &Jar) -> Reply {
+        http(
+            self.port,
+            "GET",
+            &self.host,
+            path,
+            &[("Cookie", &jar.header())],
+            None,
+        )
+    }
+
+    /// A form post with the jar's cookies (the jar is not updated: see [`Site::submit`]).
+    pub fn post(&self, path: &str, jar: &Jar, fields: &[(&str, &str)]) -> Reply {
+        let cookie = jar.header();
+        let mut headers = vec![
+            ("Cookie", cookie.as_str()),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ];
+        if let Some(origin) = &self.origin {
+            headers.push(("Origin", origin));
+        }
+        http(
+            self.port,
+            "POST",
+            &self.host,
+            path,
+            &headers,
+            Some(&super::encode(fields)),
+        )
+    }
+
+    /// The CSRF token of the form at `page`, keeping the cookies the page sets.
+    pub fn csrf(&self, page: &str, jar: &mut Jar) -> String {
+        let r = self.get(page, jar);
+        jar.take(&r);
+        super::field_value(&r.body, "csrf_token")
+            .unwrap_or_else(|| panic!("{page} has no form: {} {}", r.status, r.body))
+    }
+
+    /// Fills in the form at `page` and posts it to `action` as a browser would; the jar keeps
+    /// the cookies of both answers.
+    pub fn submit(
+        &self,
+        jar: &mut Jar,
+        page: &str,
+        action: &str,
+        fields: &[(&str, &str)],
+    ) -> Reply {
+        let csrf = self.csrf(page, jar);
+        let mut all = fields.to_vec();
+        all.push(("csrf_token", &csrf));
+        let r = self.post(action, jar, &all);
+        jar.take(&r);
+        r
+    }
+
+    /// Registers `name` (`name@example.com`, the test password), signed in in `jar` after.
+    pub fn register(&self, jar: &mut Jar, name: &str) -> Reply {
+        let email = format!("{name}@example.com");
+        self.submit(
+            jar,
+            "/register",
+            "/register",
+            &[
+                ("username", name),
+                ("email", &email),
+                ("password", super::PASSWORD),
+                ("password_confirm", super::PASSWORD),
+            ],
+        )
+    }
+
+    pub fn sign_in(&self, jar: &mut Jar, name: &str, password: &str) -> Reply {
+        self.submit(
+            jar,
+            "/login",
+            "/login",
+            &[("username", name), ("password", password)],
+        )
+    }
+}
+
 /// A cookie jar for one host family (Domain cookies included), like a browser's.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Jar(BTreeMap<String, String>);
 
 impl Jar {
@@ -290,6 +404,10 @@ impl Jar {
                 }
             }
         }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
     }
 
     pub fn header(&self) -> String {
