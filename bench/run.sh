@@ -149,6 +149,8 @@ gh_env() { # ALG PORT DATA_DIR
         ROCKET_LOGIN_IP_MAX_FAILURES=100000
         ROCKET_LOGIN_MAX_FAILURES=100000
         ROCKET_REGISTER_IP_MAX=100000
+        # wrk is one client: the per-client connection cap (128) would refuse the c256 run.
+        ROCKET_MAX_CONNECTIONS_PER_CLIENT=100000
         # wrk ignores Set-Cookie: with the default 60 s the token would age past the
         # revalidation interval mid-run and every request would hit the database.
         ROCKET_SESSION_REVALIDATE_INTERVAL=3600
@@ -296,7 +298,7 @@ warm_up() { # URL [COOKIE]
 
 META_CMDS=()
 META_CMDS+=("$BUILD_CMD")
-META_CMDS+=("# each instance: env ROCKET_PROFILE=release ROCKET_ADDRESS=127.0.0.1 ROCKET_PORT=\$PORT ROCKET_LOG_LEVEL=critical ROCKET_DATA_DIR=\$TMP ROCKET_PUBLIC_ORIGIN=http://127.0.0.1:\$PORT DATABASE_URL=sqlite://\$TMP/gatehouse.db ROCKET_SECURE_COOKIES=false ROCKET_JWT_ALGORITHM=\$ALG ROCKET_BCRYPT_COST=12 ROCKET_TEMPLATE_DIR=templates ROCKET_LOGIN_IP_MAX_FAILURES=100000 ROCKET_LOGIN_MAX_FAILURES=100000 ROCKET_REGISTER_IP_MAX=100000 ROCKET_SESSION_REVALIDATE_INTERVAL=3600 ROCKET_SESSION_IDLE_TIMEOUT=7200 gatehouse serve")
+META_CMDS+=("# each instance: env ROCKET_PROFILE=release ROCKET_ADDRESS=127.0.0.1 ROCKET_PORT=\$PORT ROCKET_LOG_LEVEL=critical ROCKET_DATA_DIR=\$TMP ROCKET_PUBLIC_ORIGIN=http://127.0.0.1:\$PORT DATABASE_URL=sqlite://\$TMP/gatehouse.db ROCKET_SECURE_COOKIES=false ROCKET_JWT_ALGORITHM=\$ALG ROCKET_BCRYPT_COST=12 ROCKET_TEMPLATE_DIR=templates ROCKET_LOGIN_IP_MAX_FAILURES=100000 ROCKET_LOGIN_MAX_FAILURES=100000 ROCKET_REGISTER_IP_MAX=100000 ROCKET_MAX_CONNECTIONS_PER_CLIENT=100000 ROCKET_SESSION_REVALIDATE_INTERVAL=3600 ROCKET_SESSION_IDLE_TIMEOUT=7200 gatehouse serve")
 META_CMDS+=("echo '$PASSWORD' | gatehouse user add bench --email bench@example.com   # same env; also users flood, probe")
 META_CMDS+=("# sign-in: curl GET /login (csrf cookie + csrf_token), POST /login username, password, csrf_token, Origin -> 303 + session cookie (bench signs in twice: its dashboard then shows a previous sign-in, like /bench/page)")
 META_CMDS+=("# before each flood run and the overflow: one curl sign-in as flood until it takes ~one hash (the previous run's bcrypt backlog has drained)")

@@ -457,7 +457,8 @@ def report(results_path, meta_path, out_path):
       "would revalidate it against the database, which is not the hot path being measured "
       "(`ROCKET_SESSION_IDLE_TIMEOUT=7200` too: gatehouse refuses an interval longer than the idle timeout). "
       "Also: release profile, bcrypt cost 12, `secure_cookies=false` (plain HTTP), throttling "
-      "limits raised to 100000.")
+      "limits raised to 100000 (and the per-client connection cap where the build has one: wrk "
+      "is a single client).")
     w("")
     w(f"## Throughput ({meta['wrk_default']}, median of {runs} runs unless noted)")
     w("")
