@@ -5,8 +5,8 @@ use clap::Subcommand;
 use super::users::find;
 use super::{Failure, Outcome};
 use crate::app::App;
+use crate::devices::describe_device;
 use crate::service::{sessions, Origin};
-use crate::web::devices::describe_device;
 use crate::web::i18n::Lang;
 
 #[derive(Debug, Subcommand)]

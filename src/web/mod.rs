@@ -4,7 +4,6 @@ pub mod assets;
 pub mod client_ip;
 pub mod connections;
 pub mod cookies;
-pub mod devices;
 pub mod errors;
 pub mod flash;
 pub mod forms;

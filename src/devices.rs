@@ -1,6 +1,6 @@
 //! What a signed-in device is, in words, from its User-Agent header (never trusted).
 
-use super::i18n::Lang;
+use crate::i18n::Lang;
 
 /// "Chrome 120 on Windows 10", from a User-Agent header.
 pub fn describe_device(user_agent: &str, lang: Lang) -> String {
@@ -26,7 +26,7 @@ pub fn describe_device(user_agent: &str, lang: Lang) -> String {
 #[cfg(test)]
 mod tests {
     use super::describe_device;
-    use crate::web::i18n::Lang;
+    use crate::i18n::Lang;
 
     #[test]
     fn devices_are_described() {
