@@ -169,6 +169,31 @@ settings! {
         /// `throttle_ipv6_prefix` bits); `trusted_proxies` are exempt.
         #[setting(default = 128, check = within(1..=1_000_000))]
         pub max_connections_per_client: u64,
+
+        /// Where mail goes: `smtp://HOST:PORT` (a local relay, no TLS),
+        /// `smtp+starttls://USER:PASS@HOST:587`, `smtps://USER:PASS@HOST:465`. Unset: no mail is
+        /// sent, and the pages that would send mail say so.
+        #[setting(default = None, check = checks::smtp_url)]
+        #[serde(serialize_with = "checks::masked_optional_url")]
+        pub smtp_url: Option<String>,
+
+        /// The From of every mail. Unset: `gatehouse <no-reply@HOST>` with `public_origin`'s
+        /// host (`from_figment` fills it in).
+        #[setting(default = None, check = checks::mailbox)]
+        pub mail_from: Option<String>,
+
+        /// How long a password reset link works.
+        #[setting(default = 1800, check = seconds(60..=7 * 86400))]
+        pub password_reset_timeout: i64,
+
+        /// How long an address verification link works.
+        #[setting(default = 86400, check = seconds(300..=30 * 86400))]
+        pub email_verification_timeout: i64,
+
+        /// Refuse sign-in to accounts whose address is not verified yet (they are offered to
+        /// have the link sent again). Needs `smtp_url`.
+        #[setting(default = false)]
+        pub require_verified_email: bool,
     }
 }
 
@@ -216,6 +241,10 @@ impl Settings {
         settings.profile = profile;
         settings.check_each()?;
         settings.cross_check()?;
+        if settings.mail_from.is_none() {
+            let host = checks::origin_host(&settings.public_origin);
+            settings.mail_from = Some(format!("gatehouse <no-reply@{host}>"));
+        }
         Ok(settings)
     }
 
@@ -255,6 +284,12 @@ impl Settings {
                 ));
             }
         }
+        if self.require_verified_email && self.smtp_url.is_none() {
+            return Err(ConfigError::new(
+                "require_verified_email",
+                "needs smtp_url: without mail nobody could ever verify an address and sign in",
+            ));
+        }
         Ok(())
     }
 
@@ -267,6 +302,9 @@ impl Settings {
     /// Combinations that work but are unsafe, for `gatehouse check-config` and the start log.
     pub fn warnings(&self) -> Vec<String> {
         let mut w = Vec::new();
+        if self.smtp_url.is_none() {
+            w.push("smtp_url is not set: no mail is sent (no address verification, no password reset by mail; `gatehouse user set-password` resets passwords)".into());
+        }
         let local = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
             .iter()
             .any(|p| self.public_origin.starts_with(p));

@@ -221,6 +221,62 @@ pub(super) fn masked_url<S: Serializer>(url: &str, s: S) -> Result<S::Ok, S::Err
     s.serialize_str(&crate::db::mask_url(url))
 }
 
+pub(super) fn masked_optional_url<S: Serializer>(
+    url: &Option<String>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match url {
+        Some(url) => masked_url(url, s),
+        None => s.serialize_none(),
+    }
+}
+
+/// `smtp://HOST[:PORT]`, `smtp+starttls://[USER:PASS@]HOST[:PORT]` or
+/// `smtps://[USER:PASS@]HOST[:PORT]`; blank means unset.
+pub(super) fn smtp_url(url: &mut Option<String>) -> Result<(), String> {
+    let Some(u) = url.as_deref().map(str::trim) else {
+        return Ok(());
+    };
+    if u.is_empty() {
+        *url = None;
+        return Ok(());
+    }
+    let bad = || format!("{:?} is not smtp://HOST:PORT, smtp+starttls://USER:PASS@HOST:587 or smtps://USER:PASS@HOST:465", crate::db::mask_url(u));
+    let (scheme, rest) = u.split_once("://").ok_or_else(bad)?;
+    if !matches!(scheme, "smtp" | "smtp+starttls" | "smtps") {
+        return Err(bad());
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host_port.rsplit_once(':') {
+        Some((h, port)) if !port.contains(']') => {
+            port.parse::<u16>().map_err(|_| bad())?;
+            h
+        }
+        _ => host_port,
+    };
+    if host.is_empty() || u.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad());
+    }
+    *url = Some(u.to_string());
+    Ok(())
+}
+
+/// A From address like `gatehouse <no-reply@example.com>`; blank means unset.
+pub(super) fn mailbox(from: &mut Option<String>) -> Result<(), String> {
+    let Some(f) = from.as_deref().map(str::trim) else {
+        return Ok(());
+    };
+    if f.is_empty() {
+        *from = None;
+        return Ok(());
+    }
+    f.parse::<lettre::message::Mailbox>()
+        .map_err(|e| format!("{f:?} is not an address like `gatehouse <no-reply@example.com>`: {e}"))?;
+    *from = Some(f.to_string());
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
