@@ -16,6 +16,7 @@ use crate::cache::session_views::SessionViews;
 use crate::clock::Clock;
 use crate::config::{ConfigError, Settings};
 use crate::db::{Db, DbError};
+use crate::mail::{MailKey, Outgoing};
 
 /// Why gatehouse could not start. Each says what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +27,8 @@ pub enum StartupError {
     Keys(#[from] KeyError),
     #[error(transparent)]
     Db(#[from] DbError),
+    #[error("mail key: {0}")]
+    MailKey(#[from] crate::files::SecretError),
     #[error("cannot start the bcrypt threads: {0}")]
     Threads(#[from] std::io::Error),
 }
@@ -47,6 +50,12 @@ pub struct Services {
     pub known_bans: KnownBans,
     pub profiles: Profiles,
     pub session_views: SessionViews,
+    /// Queued mail is sealed with it (`mail::MailKey`).
+    pub mail_key: MailKey,
+    /// Where mail goes; `None` without `smtp_url` (then no mail is queued at all).
+    pub mail: Option<Outgoing>,
+    /// Wakes the outbox worker when a row is queued, so mail leaves at once.
+    pub outbox_wake: rocket::tokio::sync::Notify,
     /// Sign-in refusals counted between two upkeep passes (`service::audit`).
     pub refusals: Refusals,
     pub clock: Arc<dyn Clock>,
@@ -70,6 +79,11 @@ const PROFILE_CACHE_CAP: usize = 100_000;
 const REFUSAL_TALLY_CAP: usize = 10_000;
 
 impl App {
+    /// Whether this deployment sends mail at all (`smtp_url`).
+    pub fn sends_mail(&self) -> bool {
+        self.mail.is_some()
+    }
+
     /// Opens the database (running migrations) and loads or makes the keys in `data_dir`.
     pub fn init(settings: Settings, clock: Arc<dyn Clock>) -> Result<App, StartupError> {
         let now = clock.now();
@@ -81,6 +95,15 @@ impl App {
         db.migrate()?;
         let keys = KeyRing::load_or_create(&settings.data_dir, settings.jwt_algorithm, now)?;
         let csrf = CsrfKey::load_or_create(&settings.data_dir)?;
+        let mail_key = MailKey::load_or_create(&settings.data_dir)?;
+        let mail = settings.smtp_url.as_deref().map(|url| {
+            let from = settings
+                .mail_from
+                .as_deref()
+                .unwrap_or("gatehouse <no-reply@localhost>");
+            let domain = crate::config::origin_host(&settings.public_origin);
+            Outgoing::new(url, from, domain)
+        });
         let max_lifetime = settings
             .session_idle_timeout
             .max(settings.remember_me_timeout);
@@ -109,6 +132,9 @@ impl App {
             profiles: Profiles::new(PROFILE_CACHE_CAP),
             session_views: SessionViews::new(PROFILE_CACHE_CAP),
             refusals: Refusals::new(REFUSAL_TALLY_CAP),
+            mail_key,
+            mail,
+            outbox_wake: rocket::tokio::sync::Notify::new(),
             clock,
             started_at: now,
         })))

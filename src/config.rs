@@ -6,7 +6,7 @@
 //! declaration; only the rules between settings are written apart, in [`Settings::cross_check`].
 
 mod alg;
-mod checks;
+pub(crate) mod checks;
 mod declare;
 mod listing;
 
@@ -19,6 +19,7 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 pub use alg::Alg;
+pub use checks::origin_host;
 use checks::{at_least, each, seconds, within, TEN_YEARS};
 use declare::settings;
 

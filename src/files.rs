@@ -95,3 +95,59 @@ pub fn make_private(path: &Path) -> std::io::Result<()> {
     let _ = path;
     Ok(())
 }
+
+/// Why a secret file could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is malformed (expected at least {len} bytes in base64); restore it from a backup or move it away deliberately")]
+    Malformed {
+        path: std::path::PathBuf,
+        len: usize,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the system's random number generator failed")]
+    Generate,
+}
+
+/// The secret in `dir/name` (base64 of `len` random bytes), made on first use and reused; made
+/// private if an older install left it readable. Instances sharing `dir` share it: one that
+/// loses the race to create it reads the winner's.
+pub fn load_or_create_secret(dir: &Path, name: &str, len: usize) -> Result<Vec<u8>, SecretError> {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
+    let path = dir.join(name);
+    if !path.exists() {
+        create_private_dir(dir).map_err(|source| SecretError::Write {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let mut secret = vec![0u8; len];
+        aws_lc_rs::rand::fill(&mut secret).map_err(|_| SecretError::Generate)?;
+        match write_private_file(&path, format!("{}\n", STANDARD.encode(&secret)).as_bytes()) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(source) => return Err(SecretError::Write { path, source }),
+        }
+    }
+    if let Err(e) = make_private(&path) {
+        log::warn!("cannot check {}'s permissions: {e}", path.display());
+    }
+    let text = fs::read_to_string(&path).map_err(|source| SecretError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    STANDARD
+        .decode(text.trim())
+        .ok()
+        .filter(|s| s.len() >= len)
+        .ok_or(SecretError::Malformed { path, len })
+}

@@ -14,6 +14,7 @@ pub mod error;
 pub mod files;
 pub mod i18n;
 pub mod ids;
+pub mod mail;
 pub mod routes;
 pub mod service;
 pub mod tasks;

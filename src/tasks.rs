@@ -1,5 +1,5 @@
-//! Background upkeep: expired sessions, deny-list entries, old failure counts and audit
-//! events past `audit_retention` are pruned, so nothing grows without bound; refusals counted
+//! Background upkeep: expired sessions, deny-list entries, old failure counts, expired mail
+//! links, old outbox rows and audit events past `audit_retention` are pruned, so nothing grows without bound; refusals counted
 //! in memory are written to their audit rows. Runs on every instance; the deletes are
 //! idempotent.
 
@@ -10,11 +10,15 @@ use rocket::{tokio, Build, Orbit, Rocket};
 
 use crate::app::App;
 use crate::db::throttle;
-use crate::db::{sessions, write_tx};
+use crate::db::{email_tokens, outbox, sessions, write_tx};
 use crate::error::AppError;
 
 /// Seconds between upkeep passes.
 pub const PRUNE_EVERY: u64 = 60;
+
+/// How long sent and failed mail stays listed (`gatehouse mail queue`); a sent row's
+/// message is erased at once, a failed one's (encrypted) with its row.
+pub const OUTBOX_KEPT: i64 = 7 * 86_400;
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Pruned {
@@ -24,6 +28,8 @@ pub struct Pruned {
     pub throttle_rows: usize,
     /// Audit events older than `audit_retention`.
     pub audit_rows: usize,
+    /// Expired mail links, and outbox rows sent or given up on more than a week ago.
+    pub mail_rows: usize,
     /// Refusals added to their audit rows.
     pub refusals: crate::service::audit::Flushed,
 }
@@ -45,6 +51,7 @@ pub async fn prune(app: &App) -> Result<Pruned, AppError> {
                 Ok::<_, diesel::result::Error>((
                     sessions::prune(c, now)?,
                     throttle::prune(c, now, oldest_window)?,
+                    email_tokens::prune(c, now)? + outbox::prune(c, now - OUTBOX_KEPT)?,
                 ))
             })?)
         })
@@ -55,6 +62,7 @@ pub async fn prune(app: &App) -> Result<Pruned, AppError> {
         sessions: main.as_ref().map_or(0, |m| m.0),
         deny_list_left,
         throttle_rows: main.as_ref().map_or(0, |m| m.1),
+        mail_rows: main.as_ref().map_or(0, |m| m.2),
         audit_rows: *audit_rows.as_ref().unwrap_or(&0),
         refusals: *refusals.as_ref().unwrap_or(&Default::default()),
     };
@@ -188,6 +196,10 @@ fn liftoff() -> AdHoc {
                     }
                 }
             });
+            tokio::spawn(crate::service::delivery::worker(
+                app.clone(),
+                rocket.shutdown(),
+            ));
             // Not at start-up: nothing is urgent then, and a prune racing the first requests
             // would only slow them (and make query counts in tests uncertain).
             let mut next = app.clock.sleep(PRUNE_EVERY);

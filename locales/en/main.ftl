@@ -49,6 +49,7 @@ register-submit = Create account
 register-have-account = Already have an account?
 register-sign-in-link = Sign in
 register-welcome = Welcome, { $name }! Your account is ready.
+register-verify-first = Your account is made. Open the link we mailed you to confirm your address, then sign in.
 
 ## Dashboard
 dashboard-title = Dashboard
@@ -136,6 +137,10 @@ event-account-disabled = Account disabled by an administrator
 event-account-enabled = Account enabled by an administrator
 event-account-deleted = Account deleted
 event-bans-cleared = Sign-in block lifted by an administrator
+event-email-verified = Email address confirmed
+event-email-change-requested = Change of email address asked for
+event-email-changed = Email address changed
+event-password-reset-mailed = Password reset link mailed
 event-other = Security event
 
 ## Sign-out
@@ -153,6 +158,8 @@ error-email-empty = Enter your email address.
 error-email-long = Use at most 254 characters.
 error-email-invalid = Enter an address like name@example.com.
 error-email-taken = An account with this email address already exists. Sign in instead.
+error-email-unsendable = Mail cannot be sent to this address. Use another one.
+error-email-same = This is already your address.
 error-just-taken = That username or email address was just taken. Try again.
 error-password-short = Use at least { $min } characters.
 error-password-long = Use at most { $max } characters.
@@ -239,3 +246,57 @@ month-9 = Sep
 month-10 = Oct
 month-11 = Nov
 month-12 = Dec
+
+## Mail: password reset, address verification.
+mail-off = This server sends no mail, so this cannot be done here. Ask the administrator.
+login-forgot-link = Forgot your password?
+
+forgot-title = Reset your password
+forgot-lead = Enter the email address of your account. If an account has it, we mail it a link to choose a new password.
+forgot-email = Email address
+forgot-submit = Send the link
+forgot-back = Back to sign in
+forgot-mail-off = This server sends no mail, so passwords cannot be reset here. Ask the administrator to reset yours.
+forgot-sent-title = Check your mail
+forgot-sent-text = If an account has this address, a link to choose a new password is on its way. It works for { $minutes ->
+        [one] one minute
+       *[other] { $minutes } minutes
+    }, once.
+forgot-sent-hint = Nothing after a few minutes? Look in your spam folder, or check that this is the address of your account.
+
+reset-title = Choose a new password
+reset-lead = Your new password signs out every device where you are signed in.
+reset-new-password = New password
+reset-new-password-confirm = Repeat new password
+reset-submit = Set new password
+reset-invalid-title = This link does not work
+reset-invalid-text = The link has been used already, has expired, or was replaced by a newer one.
+reset-ask-again = Ask for a new link
+reset-done = Your password was changed and every device was signed out. Sign in with the new password.
+
+email-verified-title = Address confirmed
+email-verified-text = { $email } is confirmed as your email address.
+email-changed-text = Your email address is now { $email }.
+email-verified-continue = Continue
+email-invalid-title = This link does not work
+email-invalid-text = The link has expired, is incomplete, or was replaced by a newer one. You can ask for a new one on your account page.
+email-invalid-taken = Another account uses this address now, so it cannot become yours.
+email-invalid-account = Go to your account
+
+verify-required-title = Confirm your email address first
+verify-required-text = Your password is correct, but this account’s email address is not confirmed yet. Open the link we mailed you, or ask for a new one.
+verify-required-resend = Mail me a new link
+verify-required-sent = If the account still needs it, a new link is on its way.
+
+account-email-title = Email address
+account-email-verified = verified
+account-email-unverified = unverified
+account-email-resend = Mail the confirmation link again
+account-email-new = New email address
+account-email-hint = We mail a link to the new address; the change takes effect when you open it. Your current address is told about the change.
+account-email-submit = Change email address
+account-email-mail-off = This server sends no mail, so the address cannot be confirmed or changed here.
+account-email-change-sent = A link is on its way to the new address. Your address changes when you open it.
+account-email-verification-sent = A new confirmation link is on its way.
+account-email-already-verified = Your address is already confirmed.
+dashboard-email-unverified = Your email address is not confirmed yet. Open the link we mailed you.

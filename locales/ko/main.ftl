@@ -49,6 +49,7 @@ register-submit = 계정 만들기
 register-have-account = 이미 계정이 있으신가요?
 register-sign-in-link = 로그인
 register-welcome = { $name }님, 환영합니다! 계정이 준비되었습니다.
+register-verify-first = 계정이 만들어졌습니다. 메일로 보낸 링크를 열어 주소를 확인한 다음 로그인하세요.
 
 ## Dashboard
 dashboard-title = 대시보드
@@ -134,6 +135,10 @@ event-account-disabled = 관리자가 계정을 비활성화함
 event-account-enabled = 관리자가 계정을 활성화함
 event-account-deleted = 계정 삭제
 event-bans-cleared = 관리자가 로그인 차단을 해제함
+event-email-verified = 이메일 주소 확인됨
+event-email-change-requested = 이메일 주소 변경 요청됨
+event-email-changed = 이메일 주소 변경됨
+event-password-reset-mailed = 비밀번호 재설정 링크를 메일로 보냄
 event-other = 보안 이벤트
 
 ## Sign-out
@@ -151,6 +156,8 @@ error-email-empty = 이메일 주소를 입력하세요.
 error-email-long = 254자 이하로 입력하세요.
 error-email-invalid = name@example.com 같은 주소를 입력하세요.
 error-email-taken = 이 이메일 주소로 된 계정이 이미 있습니다. 로그인하세요.
+error-email-unsendable = 이 주소로는 메일을 보낼 수 없습니다. 다른 주소를 쓰세요.
+error-email-same = 이미 사용 중인 주소입니다.
 error-just-taken = 그 사용자 이름이나 이메일 주소를 방금 다른 사람이 가져갔습니다. 다시 시도하세요.
 error-password-short = { $min }자 이상 입력하세요.
 error-password-long = { $max }자 이하로 입력하세요.
@@ -237,3 +244,54 @@ month-9 = 9월
 month-10 = 10월
 month-11 = 11월
 month-12 = 12월
+
+## Mail: password reset, address verification.
+mail-off = 이 서버는 메일을 보내지 않아 여기서는 할 수 없습니다. 관리자에게 문의하세요.
+login-forgot-link = 비밀번호를 잊으셨나요?
+
+forgot-title = 비밀번호 재설정
+forgot-lead = 계정의 이메일 주소를 입력하세요. 그 주소를 쓰는 계정이 있으면 새 비밀번호를 정할 수 있는 링크를 보내 드립니다.
+forgot-email = 이메일 주소
+forgot-submit = 링크 보내기
+forgot-back = 로그인으로 돌아가기
+forgot-mail-off = 이 서버는 메일을 보내지 않아 여기서 비밀번호를 재설정할 수 없습니다. 관리자에게 재설정을 요청하세요.
+forgot-sent-title = 메일을 확인하세요
+forgot-sent-text = 이 주소를 쓰는 계정이 있으면 새 비밀번호를 정할 수 있는 링크를 보냈습니다. 링크는 { $minutes }분 동안 한 번만 쓸 수 있습니다.
+forgot-sent-hint = 몇 분이 지나도 오지 않으면 스팸함을 보거나, 계정의 주소가 맞는지 확인하세요.
+
+reset-title = 새 비밀번호 정하기
+reset-lead = 새 비밀번호를 정하면 로그인된 모든 기기에서 로그아웃됩니다.
+reset-new-password = 새 비밀번호
+reset-new-password-confirm = 새 비밀번호 확인
+reset-submit = 새 비밀번호 저장
+reset-invalid-title = 이 링크는 쓸 수 없습니다
+reset-invalid-text = 이미 쓰였거나, 만료되었거나, 더 새 링크로 바뀐 링크입니다.
+reset-ask-again = 새 링크 요청하기
+reset-done = 비밀번호가 바뀌었고 모든 기기에서 로그아웃되었습니다. 새 비밀번호로 로그인하세요.
+
+email-verified-title = 주소 확인 완료
+email-verified-text = { $email } 주소가 확인되었습니다.
+email-changed-text = 이제 이메일 주소는 { $email }입니다.
+email-verified-continue = 계속
+email-invalid-title = 이 링크는 쓸 수 없습니다
+email-invalid-text = 만료되었거나, 잘렸거나, 더 새 링크로 바뀐 링크입니다. 계정 페이지에서 새 링크를 요청할 수 있습니다.
+email-invalid-taken = 이제 다른 계정이 이 주소를 쓰고 있어 바꿀 수 없습니다.
+email-invalid-account = 계정으로 가기
+
+verify-required-title = 먼저 이메일 주소를 확인하세요
+verify-required-text = 비밀번호는 맞지만 이 계정의 이메일 주소가 아직 확인되지 않았습니다. 메일로 보낸 링크를 열거나 새 링크를 요청하세요.
+verify-required-resend = 새 링크 보내기
+verify-required-sent = 계정에 필요하면 새 링크를 보냈습니다.
+
+account-email-title = 이메일 주소
+account-email-verified = 확인됨
+account-email-unverified = 확인 안 됨
+account-email-resend = 확인 링크 다시 보내기
+account-email-new = 새 이메일 주소
+account-email-hint = 새 주소로 링크를 보내며, 링크를 열면 바뀝니다. 지금 주소에도 변경을 알려 드립니다.
+account-email-submit = 이메일 주소 바꾸기
+account-email-mail-off = 이 서버는 메일을 보내지 않아 여기서 주소를 확인하거나 바꿀 수 없습니다.
+account-email-change-sent = 새 주소로 링크를 보냈습니다. 링크를 열면 주소가 바뀝니다.
+account-email-verification-sent = 새 확인 링크를 보냈습니다.
+account-email-already-verified = 주소가 이미 확인되었습니다.
+dashboard-email-unverified = 이메일 주소가 아직 확인되지 않았습니다. 메일로 보낸 링크를 여세요.

@@ -7,11 +7,11 @@
 use std::path::Path;
 
 use aws_lc_rs::hmac;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
 use super::keys::KeyError;
-use crate::files::{create_private_dir, make_private, write_private_file};
+use crate::files::{load_or_create_secret, SecretError};
 
 const NONCE_LEN: usize = 16;
 const TAG_LEN: usize = 32;
@@ -29,43 +29,15 @@ pub struct CsrfKey(hmac::Key);
 impl CsrfKey {
     /// `data_dir/csrf.key`, 32 random bytes made on first start and reused.
     pub fn load_or_create(data_dir: &Path) -> Result<CsrfKey, KeyError> {
-        let path = data_dir.join("csrf.key");
-        if !path.exists() {
-            create_private_dir(data_dir).map_err(|source| KeyError::Write {
-                path: data_dir.to_path_buf(),
-                source,
-            })?;
-            let mut secret = [0u8; 32];
-            aws_lc_rs::rand::fill(&mut secret).map_err(|_| KeyError::Generate)?;
-            match write_private_file(&path, format!("{}\n", STANDARD.encode(secret)).as_bytes()) {
-                Ok(()) => {}
-                // Another instance made it first: use theirs.
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(source) => {
-                    return Err(KeyError::Write {
-                        path: path.clone(),
-                        source,
-                    })
-                }
-            }
-        }
-        // An older install or a careless copy may have left the key readable by others; it
-        // signs CSRF tokens and device cookies (which let a browser in during an account ban).
-        if let Err(e) = make_private(&path) {
-            log::warn!("cannot check {}'s permissions: {e}", path.display());
-        }
-        let text = std::fs::read_to_string(&path).map_err(|source| KeyError::Read {
-            path: path.clone(),
-            source,
+        let secret = load_or_create_secret(data_dir, "csrf.key", 32).map_err(|e| match e {
+            SecretError::Read { path, source } => KeyError::Read { path, source },
+            SecretError::Write { path, source } => KeyError::Write { path, source },
+            SecretError::Malformed { path, len } => KeyError::Malformed {
+                path,
+                why: format!("expected at least {len} bytes in base64"),
+            },
+            SecretError::Generate => KeyError::Generate,
         })?;
-        let secret = STANDARD
-            .decode(text.trim())
-            .ok()
-            .filter(|s| s.len() >= 32)
-            .ok_or_else(|| KeyError::Malformed {
-                path: path.clone(),
-                why: "expected at least 32 bytes in base64".into(),
-            })?;
         Ok(CsrfKey(hmac::Key::new(hmac::HMAC_SHA256, &secret)))
     }
 

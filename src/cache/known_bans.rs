@@ -23,6 +23,12 @@ impl KnownBans {
         }
     }
 
+    /// The ban on (kind, key) was lifted here: stop refusing at once on this instance.
+    pub fn forget(&self, kind: BanKind, key: &str) {
+        let mut known = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        known.remove(&(kind, key.to_string()));
+    }
+
     /// When the ban on (kind, key) lifts, if this instance saw it less than `max_age` ago.
     pub fn until(&self, kind: BanKind, key: &str, now: i64, max_age: i64) -> Option<i64> {
         let known = self.0.lock().unwrap_or_else(|p| p.into_inner());

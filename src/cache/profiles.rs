@@ -9,6 +9,8 @@ use super::fresh::FreshMap;
 pub struct Profile {
     pub username: String,
     pub email: String,
+    /// Whether the owner has opened a link mailed to `email`.
+    pub email_verified: bool,
     pub groups: Vec<String>,
 }
 

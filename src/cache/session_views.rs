@@ -13,6 +13,8 @@ pub struct SessionView {
     pub remember: bool,
     pub previous_login_at: Option<i64>,
     pub previous_login_ip: Option<String>,
+    /// As of when the view was filled; a `false` is checked again before it is shown.
+    pub email_verified: bool,
 }
 
 pub struct SessionViews(FreshMap<SessionView>);

@@ -6,6 +6,7 @@
 mod bans;
 mod groups;
 mod keys;
+mod mail;
 mod sessions;
 mod transfer;
 mod users;
@@ -55,6 +56,9 @@ pub enum Command {
     /// Manage group membership (for forward-auth access rules).
     #[command(subcommand)]
     Group(groups::GroupCommand),
+    /// Send a test mail, or show the mail waiting to be sent.
+    #[command(subcommand)]
+    Mail(mail::MailCommand),
 }
 
 /// How a command failed: the message for stderr and the exit code.
@@ -192,6 +196,10 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Export => Context::open().and_then(|ctx| transfer::export(&ctx)),
         Command::Import => Context::open().and_then(|ctx| transfer::import(&ctx)),
         Command::Group(cmd) => Context::open().and_then(|ctx| groups::run(&ctx, cmd)),
+        Command::Mail(cmd) => match services() {
+            Ok(app) => mail::run(&app, cmd).await,
+            Err(f) => Err(f),
+        },
     };
     match result {
         Ok(()) => 0,

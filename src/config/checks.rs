@@ -155,7 +155,7 @@ pub(super) fn cookie_domain(domain: &mut Option<String>) -> Result<(), String> {
 }
 
 /// The host of a canonical origin, without its port.
-pub(super) fn origin_host(origin: &str) -> &str {
+pub fn origin_host(origin: &str) -> &str {
     let authority = origin.split_once("://").map_or("", |(_, a)| a);
     match authority.rsplit_once(':') {
         Some((host, port)) if !port.contains(']') => host,
@@ -241,7 +241,9 @@ pub(super) fn smtp_url(url: &mut Option<String>) -> Result<(), String> {
         *url = None;
         return Ok(());
     }
-    let bad = || format!("{:?} is not smtp://HOST:PORT, smtp+starttls://USER:PASS@HOST:587 or smtps://USER:PASS@HOST:465", crate::db::mask_url(u));
+    let bad = || {
+        format!("{:?} is not smtp://HOST:PORT, smtp+starttls://USER:PASS@HOST:587 or smtps://USER:PASS@HOST:465", crate::db::mask_url(u))
+    };
     let (scheme, rest) = u.split_once("://").ok_or_else(bad)?;
     if !matches!(scheme, "smtp" | "smtp+starttls" | "smtps") {
         return Err(bad());
@@ -271,8 +273,9 @@ pub(super) fn mailbox(from: &mut Option<String>) -> Result<(), String> {
         *from = None;
         return Ok(());
     }
-    f.parse::<lettre::message::Mailbox>()
-        .map_err(|e| format!("{f:?} is not an address like `gatehouse <no-reply@example.com>`: {e}"))?;
+    f.parse::<lettre::message::Mailbox>().map_err(|e| {
+        format!("{f:?} is not an address like `gatehouse <no-reply@example.com>`: {e}")
+    })?;
     *from = Some(f.to_string());
     Ok(())
 }

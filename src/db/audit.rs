@@ -20,6 +20,10 @@ pub enum Event {
     AccountDisabled,
     AccountEnabled,
     BansCleared,
+    EmailVerified,
+    EmailChangeRequested,
+    EmailChanged,
+    PasswordResetMailed,
 }
 
 impl Event {
@@ -36,6 +40,10 @@ impl Event {
             Event::AccountDisabled => "account_disabled",
             Event::AccountEnabled => "account_enabled",
             Event::BansCleared => "bans_cleared",
+            Event::EmailVerified => "email_verified",
+            Event::EmailChangeRequested => "email_change_requested",
+            Event::EmailChanged => "email_changed",
+            Event::PasswordResetMailed => "password_reset_mailed",
         }
     }
 
@@ -49,7 +57,7 @@ impl Event {
     }
 }
 
-const ALL_EVENTS: [Event; 11] = [
+const ALL_EVENTS: [Event; 15] = [
     Event::Registered,
     Event::LoginSucceeded,
     Event::LoginFailed,
@@ -61,6 +69,10 @@ const ALL_EVENTS: [Event; 11] = [
     Event::AccountDisabled,
     Event::AccountEnabled,
     Event::BansCleared,
+    Event::EmailVerified,
+    Event::EmailChangeRequested,
+    Event::EmailChanged,
+    Event::PasswordResetMailed,
 ];
 
 /// Why an event happened, as stored in `audit_events.reason` (the strings are kept as they
@@ -87,9 +99,11 @@ pub enum Reason {
     AccountBanLifted,
     AddressBanLifted,
     AllBansLifted,
+    PasswordReset,
+    EmailNotVerified,
 }
 
-const ALL_REASONS: [Reason; 20] = [
+const ALL_REASONS: [Reason; 22] = [
     Reason::Ok,
     Reason::PasswordHashUpgraded,
     Reason::UnknownUser,
@@ -110,6 +124,8 @@ const ALL_REASONS: [Reason; 20] = [
     Reason::AccountBanLifted,
     Reason::AddressBanLifted,
     Reason::AllBansLifted,
+    Reason::PasswordReset,
+    Reason::EmailNotVerified,
 ];
 
 impl Reason {
@@ -135,6 +151,8 @@ impl Reason {
             Reason::AccountBanLifted => "account ban lifted by an administrator",
             Reason::AddressBanLifted => "address ban lifted by an administrator",
             Reason::AllBansLifted => "all bans lifted by an administrator",
+            Reason::PasswordReset => "reset with a mailed link",
+            Reason::EmailNotVerified => "address not verified",
         }
     }
 

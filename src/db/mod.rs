@@ -2,7 +2,9 @@
 //! calls run off Rocket's async workers; per-backend embedded migrations.
 
 pub mod audit;
+pub mod email_tokens;
 pub mod groups;
+pub mod outbox;
 pub mod schema;
 pub mod sessions;
 pub mod throttle;

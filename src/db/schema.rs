@@ -16,6 +16,8 @@ diesel::table! {
         last_login_ip -> Nullable<Text>,
         previous_login_at -> Nullable<BigInt>,
         previous_login_ip -> Nullable<Text>,
+        email_verified_at -> Nullable<BigInt>,
+        lang -> Text,
     }
 }
 
@@ -90,6 +92,37 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    email_tokens (token_hash) {
+        token_hash -> Text,
+        user_id -> Text,
+        purpose -> Text,
+        email -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::joinable!(email_tokens -> users (user_id));
+
+diesel::table! {
+    outbox (id) {
+        id -> BigInt,
+        created_at -> BigInt,
+        kind -> Text,
+        recipient -> Text,
+        subject -> Text,
+        payload -> Nullable<Binary>,
+        attempts -> Integer,
+        next_attempt_at -> BigInt,
+        lease_until -> Nullable<BigInt>,
+        sent_at -> Nullable<BigInt>,
+        failed_at -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     sessions,
@@ -97,5 +130,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     throttle_events,
     bans,
     user_groups,
-    health_probe
+    health_probe,
+    email_tokens,
+    outbox
 );

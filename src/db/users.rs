@@ -21,6 +21,10 @@ pub struct User {
     pub last_login_ip: Option<String>,
     pub previous_login_at: Option<i64>,
     pub previous_login_ip: Option<String>,
+    /// When the owner proved the address is theirs (opened a link mailed to it).
+    pub email_verified_at: Option<i64>,
+    /// The language mail to the user is written in: the one they last used.
+    pub lang: String,
 }
 
 impl User {
@@ -45,7 +49,18 @@ impl User {
             last_login_ip: None,
             previous_login_at: None,
             previous_login_ip: None,
+            email_verified_at: None,
+            lang: crate::i18n::Lang::En.code().to_string(),
         }
+    }
+
+    /// The language mail to this user is written in (English if theirs is not known).
+    pub fn language(&self) -> crate::i18n::Lang {
+        crate::i18n::Lang::from_code(&self.lang).unwrap_or(crate::i18n::Lang::En)
+    }
+
+    pub fn email_verified(&self) -> bool {
+        self.email_verified_at.is_some()
     }
 
     pub fn is_enabled(&self) -> bool {
@@ -110,7 +125,13 @@ pub fn insert(conn: &mut DbConn, user: &User) -> QueryResult<()> {
 }
 
 /// The latest sign-in becomes the previous one, which the dashboard shows.
-pub fn record_login(conn: &mut DbConn, id: &str, now: i64, ip: &str) -> QueryResult<()> {
+pub fn record_login(
+    conn: &mut DbConn,
+    id: &str,
+    now: i64,
+    ip: &str,
+    lang: Option<&str>,
+) -> QueryResult<()> {
     diesel::update(users::table.filter(users::id.eq(id)))
         .set((
             users::previous_login_at.eq(users::last_login_at),
@@ -118,8 +139,58 @@ pub fn record_login(conn: &mut DbConn, id: &str, now: i64, ip: &str) -> QueryRes
             users::last_login_at.eq(now),
             users::last_login_ip.eq(ip),
         ))
+        .execute(conn)?;
+    set_lang(conn, id, lang)
+}
+
+/// The language the user's mail is written in, when a sign-in says which they use.
+pub fn set_lang(conn: &mut DbConn, id: &str, lang: Option<&str>) -> QueryResult<()> {
+    if let Some(lang) = lang {
+        diesel::update(
+            users::table
+                .filter(users::id.eq(id))
+                .filter(users::lang.ne(lang)),
+        )
+        .set(users::lang.eq(lang))
+        .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Marks the user's address verified, if it is still `email` (`false`: it changed since the
+/// link was mailed).
+pub fn mark_email_verified(
+    conn: &mut DbConn,
+    id: &str,
+    email: &str,
+    now: i64,
+) -> QueryResult<bool> {
+    diesel::update(
+        users::table
+            .filter(users::id.eq(id))
+            .filter(users::email.eq(email)),
+    )
+    .set((users::email_verified_at.eq(now), users::updated_at.eq(now)))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
+/// Makes `email` the user's address, verified (a change confirmed by a link to it).
+pub fn change_email(
+    conn: &mut DbConn,
+    id: &str,
+    email: &crate::validate::Email,
+    now: i64,
+) -> QueryResult<bool> {
+    diesel::update(users::table.filter(users::id.eq(id)))
+        .set((
+            users::email.eq(&email.address),
+            users::email_key.eq(&email.key),
+            users::email_verified_at.eq(now),
+            users::updated_at.eq(now),
+        ))
         .execute(conn)
-        .map(|_| ())
+        .map(|n| n == 1)
 }
 
 /// [`record_login`] for a sign-in by password, as a compare-and-set: only if the account is

@@ -78,6 +78,54 @@ async fn account_page(
     delete_errors: &FieldErrors,
     strength: Option<u8>,
 ) -> Result<Page, AppError> {
+    let email = EmailForm::default();
+    render(
+        app,
+        ctx,
+        user,
+        status,
+        password_errors,
+        delete_errors,
+        strength,
+        &email,
+    )
+    .await
+}
+
+/// What the change-of-address form shows again: what was typed, and why it was refused.
+#[derive(Default)]
+struct EmailForm<'a> {
+    new_email: &'a str,
+    errors: FieldErrors,
+}
+
+/// The account page again after a refused change of address (422).
+pub(super) async fn account_page_with_email_errors(
+    app: &App,
+    ctx: &Ctx,
+    user: &AuthUser,
+    new_email: &str,
+    errors: &FieldErrors,
+) -> Result<Page, AppError> {
+    let email = EmailForm {
+        new_email,
+        errors: errors.clone(),
+    };
+    let status = Status::UnprocessableEntity;
+    render(app, ctx, user, status, &NO_ERRORS, &NO_ERRORS, None, &email).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn render(
+    app: &App,
+    ctx: &Ctx,
+    user: &AuthUser,
+    status: Status,
+    password_errors: &FieldErrors,
+    delete_errors: &FieldErrors,
+    strength: Option<u8>,
+    email: &EmailForm<'_>,
+) -> Result<Page, AppError> {
     let id = user.user_id().to_string();
     let profile = app
         .db
@@ -92,6 +140,13 @@ async fn account_page(
     if let (Some(array), Some(m)) = (list.as_array_mut(), delete_errors.get("current_password")) {
         array.push(json!({"field": "delete_password", "message": m}));
     }
+    if let Some(array) = list.as_array_mut() {
+        for field in ["new_email", "email_current_password"] {
+            if let Some(m) = email.errors.get(field) {
+                array.push(json!({"field": field, "message": m}));
+            }
+        }
+    }
     Ok(ctx.page(
         "account",
         status,
@@ -102,7 +157,11 @@ async fn account_page(
                 "created_at": profile.created_at,
                 "previous_login_at": profile.previous_login_at,
                 "previous_login_ip": profile.previous_login_ip,
+                "email_verified": profile.email_verified(),
             },
+            "mail_off": !app.sends_mail(),
+            "email_form": {"new_email": email.new_email},
+            "email_errors": email.errors,
             "events": events.iter().map(|e| json!({
                 "at": e.created_at,
                 "what": describe(ctx.lang, e),

@@ -105,6 +105,13 @@ async fn login(
             cookies::set_device(jar, &app.csrf, &app.settings, &user_id, device.as_deref());
             Ok(Ok(Redirect::to(next)))
         }
+        // The right password, but the address must be verified first: no session, and a way
+        // to have the link sent again.
+        SignIn::Unverified => Ok(Err(ctx.page(
+            "verify-required",
+            Status::Forbidden,
+            json!({ "login": f.username }),
+        ))),
         // The same page whatever the reason, with one message for every failure, so nobody
         // learns which accounts exist (LG-1).
         SignIn::Failed => Ok(Err(login_page(

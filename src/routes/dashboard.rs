@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::app::App;
 use crate::error::AppError;
-use crate::service::sessions;
+use crate::service::{email, sessions};
 use crate::web::guard::AuthUser;
 use crate::web::i18n::{self, DateFormats};
 use crate::web::page::{Ctx, Page};
@@ -20,6 +20,7 @@ pub struct Shown<'a> {
     pub absolute: Option<i64>,
     pub remember: bool,
     pub previous: Option<(i64, Option<&'a str>)>,
+    pub email_unverified: bool,
 }
 
 fn dashboard_page(dates: &DateFormats, ctx: &Ctx, shown: Shown<'_>) -> Page {
@@ -48,6 +49,7 @@ fn dashboard_page(dates: &DateFormats, ctx: &Ctx, shown: Shown<'_>) -> Page {
             "absolute_iso": shown.absolute.map(i18n::iso),
             "absolute_text": shown.absolute.map(|a| dates.format(lang, a)),
             "remember": shown.remember,
+            "email_unverified": shown.email_unverified,
         }),
     )
 }
@@ -62,6 +64,8 @@ async fn dashboard(
     // From memory when fresh (filled at sign-in and at every revalidation): a page view
     // with a fresh token makes no database query at all.
     let view = sessions::view(app, user.sid()).await?;
+    let cached_verified = view.as_ref().is_none_or(|v| v.email_verified);
+    let email_unverified = email::still_unverified(app, user.user_id(), cached_verified).await?;
     Ok(dashboard_page(
         dates,
         &ctx,
@@ -74,6 +78,7 @@ async fn dashboard(
             previous: view
                 .as_ref()
                 .and_then(|v| Some((v.previous_login_at?, v.previous_login_ip.as_deref()))),
+            email_unverified,
         },
     ))
 }
@@ -98,6 +103,7 @@ fn bench_page(app: &State<App>, dates: &State<DateFormats>, ctx: Ctx) -> Page {
             absolute: Some(now + 43200),
             remember: false,
             previous: Some((now - 3600, Some("127.0.0.1"))),
+            email_unverified: false,
         },
     );
     page.set_user("benchmark", "AAAAAAAAAAAAAAAAAAAAAA");

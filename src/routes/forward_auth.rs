@@ -238,6 +238,7 @@ pub enum Verdict {
     Allowed {
         username: String,
         email: String,
+        email_verified: bool,
         groups: Vec<String>,
     },
     /// To the sign-in page: a 401 with `Location` (nginx's `auth_request` accepts only 2xx,
@@ -257,12 +258,19 @@ impl<'r> Responder<'r, 'static> for Verdict {
             Verdict::Allowed {
                 username,
                 email,
+                email_verified,
                 groups,
             } => r
                 .status(Status::Ok)
                 .header(Header::new("Remote-User", username.clone()))
                 .header(Header::new("Remote-Name", username))
                 .header(Header::new("Remote-Email", email))
+                // An address nobody has proven is only what the user typed: an app that
+                // matches accounts by email must check this first.
+                .header(Header::new(
+                    "Remote-Email-Verified",
+                    if email_verified { "true" } else { "false" },
+                ))
                 .header(Header::new("Remote-Groups", groups.join(","))),
             Verdict::SignIn { location, redirect } => r
                 .status(if redirect {
@@ -331,6 +339,7 @@ async fn verify(
     Ok(Verdict::Allowed {
         username: profile.username.clone(),
         email: profile.email.clone(),
+        email_verified: profile.email_verified,
         groups: profile.groups.clone(),
     })
 }

@@ -3,8 +3,10 @@
 pub mod account;
 pub mod auth;
 pub mod dashboard;
+pub mod email;
 pub mod forward_auth;
 pub mod home;
+pub mod password;
 pub mod register;
 pub mod wellknown;
 
@@ -17,6 +19,8 @@ pub fn all() -> Vec<Route> {
     r.extend(register::routes());
     r.extend(dashboard::routes());
     r.extend(account::routes());
+    r.extend(password::routes());
+    r.extend(email::routes());
     r.extend(wellknown::routes());
     r.extend(forward_auth::routes());
     #[cfg(feature = "bench")]

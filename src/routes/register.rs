@@ -96,6 +96,7 @@ async fn register(
             cookies::set_device(jar, &app.csrf, &app.settings, &user_id, None);
             Ok(Ok(Notice::Welcome.after(Redirect::to("/dashboard"))))
         }
+        Registration::VerifyFirst => Ok(Ok(Notice::VerifyFirst.after(Redirect::to("/login")))),
         Registration::Invalid(problems) => {
             let errors = field_errors(ctx.lang, &problems);
             // Server-side strength feedback, so the meter works without JavaScript.

@@ -5,15 +5,17 @@
 
 use super::audit::{self, Event, Reason};
 use super::throttle::{self, Attempt, Counting};
-use super::{sessions, Issued, Origin};
+use super::{outbox, sessions, Issued, Origin};
 use crate::app::App;
 use crate::auth::device;
 use crate::auth::password::{check_policy, estimate, PasswordProblem};
 use crate::auth::token::Claims;
+use crate::db::email_tokens;
 use crate::db::sessions::Session;
 use crate::db::users::{self, User};
 use crate::db::{sessions as session_rows, write_tx};
 use crate::error::AppError;
+use crate::mail::compose::{compose, Context, Mail};
 
 /// Who makes a change: the account's owner, from one of their sessions, or an administrator.
 #[derive(Debug, Clone, Copy)]
@@ -25,20 +27,25 @@ pub enum By<'a> {
         checked_hash: &'a str,
     },
     Administrator,
+    /// Whoever holds a password reset link (`service::reset`): the link, by its hash, is
+    /// used up in the same transaction, and only if it still works.
+    ResetLink {
+        token_hash: &'a str,
+    },
 }
 
 impl By<'_> {
     fn sid(&self) -> Option<&str> {
         match self {
             By::Owner { claims, .. } => Some(&claims.sid),
-            By::Administrator => None,
+            By::Administrator | By::ResetLink { .. } => None,
         }
     }
 
     fn checked_hash(&self) -> Option<&str> {
         match self {
             By::Owner { checked_hash, .. } => Some(checked_hash),
-            By::Administrator => None,
+            By::Administrator | By::ResetLink { .. } => None,
         }
     }
 }
@@ -187,6 +194,20 @@ pub async fn set_password(
     Ok(Ok(changed.map_or(0, |(ended, _)| ended.len())))
 }
 
+/// A password replaced with a reset link (see [`replace_password`]); `false`: the link
+/// stopped working meanwhile, and nothing changed.
+pub async fn replace(
+    app: &App,
+    user: &User,
+    new: &str,
+    by: By<'_>,
+    origin: &Origin,
+) -> Result<bool, AppError> {
+    Ok(replace_password(app, user, new, by, origin)
+        .await?
+        .is_some())
+}
+
 /// The one way a password is replaced: hashed, then in one transaction the new hash (only
 /// over the hash the owner's password was checked against, so two changes racing cannot
 /// both win), the end of every other session (the owner keeps the one they are in) and the
@@ -210,6 +231,7 @@ async fn replace_password(
         match by {
             By::Owner { .. } => Reason::Ok,
             By::Administrator => Reason::SetByAdministrator,
+            By::ResetLink { .. } => Reason::PasswordReset,
         },
         origin,
         by.sid(),
@@ -217,14 +239,43 @@ async fn replace_password(
     let session_reason = match by {
         By::Owner { .. } => "password changed",
         By::Administrator => "password set by an administrator",
+        By::ResetLink { .. } => "password reset",
     };
+    // The owner is told, at their address, whoever changed it.
+    let notice = app.sends_mail().then(|| {
+        compose(
+            user.language(),
+            &user.username,
+            &user.email,
+            &Mail::PasswordChanged {
+                by: Context {
+                    at: now,
+                    user_agent: &origin.user_agent,
+                    ip: &origin.audit_address(),
+                },
+            },
+        )
+    });
     let uid = user.id.clone();
     let checked = by.checked_hash().map(str::to_string);
     let keep = by.sid().map(str::to_string);
+    let lifts_ban = matches!(by, By::ResetLink { .. });
+    let reset_link = match by {
+        By::ResetLink { token_hash } => Some(token_hash.to_string()),
+        _ => None,
+    };
+    let app_copy = app.clone();
     let changed = app
         .db
         .run(move |conn| {
             Ok(write_tx(conn, |c| {
+                if let Some(link) = &reset_link {
+                    if !email_tokens::use_reset_link(c, link, &uid, now)? {
+                        return Ok(None);
+                    }
+                    // A reset is the owner's way back in: the account's ban goes too.
+                    throttle::clear_account(c, &uid)?;
+                }
                 match &checked {
                     Some(expected) => {
                         if !users::replace_password_hash(c, &uid, expected, &hash, now)? {
@@ -232,6 +283,11 @@ async fn replace_password(
                         }
                     }
                     None => users::set_password_hash(c, &uid, &hash, now)?,
+                }
+                // Any password change makes every reset link void.
+                email_tokens::void_all(c, &uid, email_tokens::purpose::RESET)?;
+                if let Some(notice) = &notice {
+                    outbox::enqueue(c, &app_copy, notice, now)?;
                 }
                 let ended = session_rows::revoke_all_for_user(
                     c,
@@ -251,6 +307,11 @@ async fn replace_password(
         .await?;
     if let Some((ended, _)) = &changed {
         sessions::deny_all(app, ended);
+        outbox::wake(app);
+        if lifts_ban {
+            app.known_bans
+                .forget(crate::db::throttle::BanKind::Account, &user.id);
+        }
     }
     Ok(changed)
 }
@@ -259,6 +320,10 @@ async fn replace_password(
 /// the owner only if the password they just proved is still the current one (`false`:
 /// it changed meanwhile; nothing was deleted).
 pub async fn delete(app: &App, user: &User, by: By<'_>, origin: &Origin) -> Result<bool, AppError> {
+    if matches!(by, By::ResetLink { .. }) {
+        // A reset link changes a password, nothing else.
+        return Ok(false);
+    }
     let now = app.clock.now();
     let row = audit::event(
         now,
@@ -267,7 +332,7 @@ pub async fn delete(app: &App, user: &User, by: By<'_>, origin: &Origin) -> Resu
         Some(&user.username),
         match by {
             By::Owner { .. } => Reason::DeletedByOwner,
-            By::Administrator => Reason::DeletedByAdministrator,
+            By::Administrator | By::ResetLink { .. } => Reason::DeletedByAdministrator,
         },
         origin,
         by.sid(),

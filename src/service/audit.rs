@@ -258,5 +258,9 @@ pub fn message_key(e: &StoredEvent) -> &'static str {
         (Event::AccountEnabled, _) => "event-account-enabled",
         (Event::AccountDeleted, _) => "event-account-deleted",
         (Event::BansCleared, _) => "event-bans-cleared",
+        (Event::EmailVerified, _) => "event-email-verified",
+        (Event::EmailChangeRequested, _) => "event-email-change-requested",
+        (Event::EmailChanged, _) => "event-email-changed",
+        (Event::PasswordResetMailed, _) => "event-password-reset-mailed",
     }
 }

@@ -7,8 +7,12 @@
 pub mod account;
 pub mod audit;
 pub mod bans;
+pub mod delivery;
+pub mod email;
+pub mod outbox;
 pub mod profiles;
 pub mod registration;
+pub mod reset;
 pub mod sessions;
 pub mod signin;
 pub mod throttle;
@@ -16,6 +20,7 @@ pub mod throttle;
 use std::net::IpAddr;
 
 use crate::auth::token::Claims;
+use crate::i18n::Lang;
 
 /// Where a request comes from: a client address (as `trusted_proxies` resolve it) and its
 /// user agent, or the command line.
@@ -24,14 +29,18 @@ pub struct Origin {
     /// `None`: the command line (an administrator on the server).
     pub ip: Option<IpAddr>,
     pub user_agent: String,
+    /// The language the visitor reads pages in (their mail follows it); `None` from the
+    /// command line, which changes nobody's language.
+    pub lang: Option<Lang>,
 }
 
 /// User agents are shown back to the user and stored, never trusted: keep them short.
 const MAX_USER_AGENT: usize = 512;
 
 impl Origin {
-    pub fn web(ip: IpAddr, user_agent: Option<&str>) -> Origin {
+    pub fn web(ip: IpAddr, user_agent: Option<&str>, lang: Lang) -> Origin {
         Origin {
+            lang: Some(lang),
             ip: Some(ip),
             user_agent: user_agent
                 .unwrap_or("")
@@ -46,6 +55,7 @@ impl Origin {
         Origin {
             ip: None,
             user_agent: String::new(),
+            lang: None,
         }
     }
 

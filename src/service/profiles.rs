@@ -24,6 +24,7 @@ pub async fn profile(app: &App, user_id: &str) -> Result<Option<Arc<Profile>>, A
             };
             let groups = groups::of_user(conn, &id)?;
             Ok(Some(Profile {
+                email_verified: u.email_verified(),
                 username: u.username,
                 email: u.email,
                 groups,

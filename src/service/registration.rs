@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::audit::{self, Event, Reason};
-use super::{sessions, throttle, Issued, Origin};
+use super::{email, sessions, throttle, Issued, Origin};
 use crate::app::App;
 use crate::auth::password::{self, PasswordProblem};
 use crate::db::users::{self, User};
@@ -60,6 +60,8 @@ pub enum Registration {
         issued: Issued,
         user_id: String,
     },
+    /// Made, but `require_verified_email`: no session until the mailed link is opened.
+    VerifyFirst,
     Invalid(Problems),
 }
 
@@ -77,7 +79,10 @@ pub async fn register(
         Err(problems) => return Ok(Registration::Invalid(problems)),
     };
     let now = app.clock.now();
-    let user = User::new(&username, &email, hash, now);
+    let mut user = User::new(&username, &email, hash, now);
+    if let Some(lang) = origin.lang {
+        user.lang = lang.code().to_string();
+    }
     let row = audit::event(
         now,
         Event::Registered,
@@ -88,18 +93,36 @@ pub async fn register(
         None,
     );
     let settings = app.settings.clone();
-    let (new_user, origin_copy) = (user.clone(), origin.clone());
-    // The account, its first session and the audit row are made together or not at all.
+    let (new_user, origin_copy, app_copy) = (user.clone(), origin.clone(), app.clone());
+    // With `require_verified_email` a registration is not a sign-in: whoever typed the
+    // address has not shown it is theirs yet.
+    let sign_in = !app.settings.require_verified_email;
+    // The account, its first session, the link that verifies its address and the audit row
+    // are made together or not at all.
     let created = app
         .db
         .run(move |conn| {
             let r = write_tx(conn, |c| {
                 users::insert(c, &new_user)?;
-                let started = sessions::start(c, &settings, &new_user, false, &origin_copy, now)?;
+                let started = if sign_in {
+                    Some(sessions::start(
+                        c,
+                        &settings,
+                        &new_user,
+                        false,
+                        &origin_copy,
+                        now,
+                    )?)
+                } else {
+                    None
+                };
+                if app_copy.sends_mail() {
+                    email::queue_verification(c, &app_copy, &new_user, &new_user.email, now)?;
+                }
                 let mut row = row;
-                row.session_id = Some(started.session.id.clone());
+                row.session_id = started.as_ref().map(|s| s.session.id.clone());
                 audit::store(c, &row)?;
-                Ok(started.session)
+                Ok(started.map(|s| s.session))
             });
             match r {
                 Err(AppError::Database(e)) if is_unique_violation(&e) => Ok(None),
@@ -110,7 +133,11 @@ pub async fn register(
     let Some(created) = created else {
         return Ok(Registration::Invalid(just_taken()));
     };
-    sessions::remember_view(app, &created, None, None, now);
+    super::outbox::wake(app);
+    let Some(created) = created else {
+        return Ok(Registration::VerifyFirst);
+    };
+    sessions::remember_view(app, &created, None, None, user.email_verified(), now);
     let issued = sessions::issue(app, &user, &created, now)?;
     Ok(Registration::Done {
         issued,
@@ -172,9 +199,14 @@ async fn checked(
     let username = validate::username(account.username)
         .map_err(|key| problems.insert(Field::Username, Problem::Invalid(key)))
         .ok();
-    let email = validate::email(account.email)
-        .map_err(|key| problems.insert(Field::Email, Problem::Invalid(key)))
-        .ok();
+    // With mail on, the address must be one mail can reach (its link goes there).
+    let email = if app.sends_mail() {
+        email::checked_address(account.email)
+    } else {
+        validate::email(account.email)
+    }
+    .map_err(|key| problems.insert(Field::Email, Problem::Invalid(key)))
+    .ok();
     let name_for_policy = username
         .as_ref()
         .map_or(account.username, |u| u.display.as_str());

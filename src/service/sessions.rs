@@ -66,7 +66,8 @@ pub fn start(
     origin: &Origin,
     now: i64,
 ) -> Result<Started, AppError> {
-    crate::db::users::record_login(conn, &user.id, now, &origin.audit_address())?;
+    let lang = origin.lang.map(|l| l.code());
+    crate::db::users::record_login(conn, &user.id, now, &origin.audit_address(), lang)?;
     open(conn, s, user, remember, origin, now)
 }
 
@@ -102,6 +103,7 @@ pub fn start_verified(
     if !unchanged {
         return Ok(None);
     }
+    crate::db::users::set_lang(conn, &user.id, origin.lang.map(|l| l.code()))?;
     open(conn, s, user, remember, origin, now).map(Some)
 }
 
@@ -179,6 +181,7 @@ pub async fn revalidate(app: &App, old: &Claims) -> Result<Option<Issued>, AppEr
         &session,
         user.previous_login_at,
         user.previous_login_ip.clone(),
+        user.email_verified(),
         now,
     );
     issue(app, &user, &session, now).map(Some)
@@ -191,6 +194,7 @@ pub fn remember_view(
     session: &Session,
     previous_login_at: Option<i64>,
     previous_login_ip: Option<String>,
+    email_verified: bool,
     now: i64,
 ) {
     app.session_views.put(
@@ -200,6 +204,7 @@ pub fn remember_view(
             remember: session.remember,
             previous_login_at,
             previous_login_ip,
+            email_verified,
         },
         now,
         app.settings.session_revalidate_interval,
@@ -224,6 +229,7 @@ pub async fn view(app: &App, sid: &str) -> Result<Option<Arc<SessionView>>, AppE
             absolute_expires_at: s.absolute_expires_at,
             remember: s.remember,
             previous_login_at: u.previous_login_at,
+            email_verified: u.email_verified(),
             previous_login_ip: u.previous_login_ip,
         };
         app.session_views.put(sid, view, now, max_age)

@@ -30,6 +30,9 @@ pub enum SignIn {
     },
     /// Unknown user, wrong password, disabled or banned account: one answer for all (LG-1).
     Failed,
+    /// The right password, but `require_verified_email` and the address is not verified
+    /// yet: no session; the visitor is offered the link again.
+    Unverified,
 }
 
 /// Why a sign-in failed, for the audit trail; the visitor is told the same whatever it is.
@@ -108,6 +111,21 @@ pub async fn sign_in(
         Ok(user) => user,
         Err(failure) => return failed(app, origin, &reservation, user.as_ref(), failure).await,
     };
+    if app.settings.require_verified_email && !user.email_verified() {
+        // The password was right: not a guess to count against anyone.
+        throttle::succeed(app, &reservation).await?;
+        audit::record(
+            app,
+            Event::LoginFailed,
+            Some(&user.id),
+            Some(&user.username),
+            Reason::EmailNotVerified,
+            origin,
+            None,
+        )
+        .await;
+        return Ok(SignIn::Unverified);
+    }
 
     // A stored hash weaker than today's settings is replaced now that we know the password.
     // Best effort: a full bcrypt queue must not turn a correct sign-in into a 503.
@@ -142,6 +160,7 @@ pub async fn sign_in(
         &created,
         user.last_login_at,
         user.last_login_ip.clone(),
+        user.email_verified(),
         now,
     );
     let issued = sessions::issue(app, user, &created, now)?;

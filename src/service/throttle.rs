@@ -301,15 +301,37 @@ pub async fn release(app: &App, reservation: &Reservation) {
 /// `register_ip_max` attempts were made within `register_window` (this also slows down
 /// probing for taken names). Counted before any work, atomically, like sign-ins.
 pub async fn register_attempt(app: &App, address: &str) -> Result<(), AppError> {
+    let (limit, window) = (app.settings.register_ip_max, app.settings.register_window);
+    count(app, &[(REGISTER_EVENT, address, limit, window)]).await
+}
+
+/// What mail may be asked for, per hour: password resets per client address and per target
+/// address, verification links per account. Generous for people, useless for flooding
+/// someone's mailbox or the SMTP server.
+pub mod mail_limits {
+    pub const RESET_PER_CLIENT: (&str, u32) = ("reset_ip", 10);
+    pub const RESET_PER_ADDRESS: (&str, u32) = ("reset_address", 3);
+    pub const VERIFY_PER_ACCOUNT: (&str, u32) = ("verify_account", 3);
+    pub const VERIFY_PER_CLIENT: (&str, u32) = ("verify_ip", 10);
+    pub const WINDOW: i64 = 3600;
+}
+
+/// Counts one attempt at each `(event, key, limit, window)`, atomically, before any work:
+/// 429 with `Retry-After` once a key has had `limit` attempts within its window (the first
+/// over its limit stops the count; nothing after it is charged).
+pub async fn count(app: &App, limits: &[(&'static str, &str, u32, i64)]) -> Result<(), AppError> {
     let now = app.clock.now();
-    let counters = vec![Counter {
-        event: REGISTER_EVENT,
-        ban: None,
-        key: address.to_string(),
-        limit: i64::from(app.settings.register_ip_max),
-        window: app.settings.register_window,
-        gates: true,
-    }];
+    let counters: Vec<Counter> = limits
+        .iter()
+        .map(|(event, key, limit, window)| Counter {
+            event,
+            ban: None,
+            key: key.to_string(),
+            limit: i64::from(*limit),
+            window: *window,
+            gates: true,
+        })
+        .collect();
     let (_, refusal) = app
         .db
         .run(move |conn| Ok(write_tx(conn, |c| reserve_rows(c, &counters, now))?))
@@ -451,6 +473,11 @@ fn lock_id(event: &str, key: &str) -> i64 {
     let mut first = [0u8; 8];
     first.copy_from_slice(&d.as_ref()[..8]);
     i64::from_be_bytes(first)
+}
+
+/// Lifts the account's ban and its failure count (a password reset proved the owner).
+pub fn clear_account(conn: &mut DbConn, user_id: &str) -> QueryResult<usize> {
+    clear_bans(conn, Some((BanKind::Account, user_id)))
 }
 
 /// Lifts bans (all, or those of one kind and key) and their failure counts.

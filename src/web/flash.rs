@@ -27,6 +27,16 @@ pub enum Notice {
     OthersSignedOut {
         count: u32,
     },
+    /// A new password set with a mailed link.
+    PasswordReset,
+    AddressChangeRequested,
+    VerificationSent,
+    /// Signed out, so it cannot say whether the account needed it.
+    VerificationSentIfUnverified,
+    AlreadyVerified,
+    MailOff,
+    /// Registered under `require_verified_email`: not signed in until the link is opened.
+    VerifyFirst,
 }
 
 impl Notice {
@@ -43,6 +53,13 @@ impl Notice {
             Notice::ThisDeviceSignedOut => "revoked-this".into(),
             Notice::DeviceSignedOut => "revoked-one".into(),
             Notice::OthersSignedOut { count } => format!("revoked-others.{count}"),
+            Notice::PasswordReset => "reset".into(),
+            Notice::AddressChangeRequested => "address-change".into(),
+            Notice::VerificationSent => "verification-sent".into(),
+            Notice::VerificationSentIfUnverified => "verification-maybe-sent".into(),
+            Notice::AlreadyVerified => "already-verified".into(),
+            Notice::MailOff => "no-mail".into(),
+            Notice::VerifyFirst => "check-mail".into(),
         }
     }
 
@@ -66,6 +83,13 @@ impl Notice {
             ("revoked-this", None) => Notice::ThisDeviceSignedOut,
             ("revoked-one", None) => Notice::DeviceSignedOut,
             ("revoked-others", Some(n)) => Notice::OthersSignedOut { count: n },
+            ("reset", None) => Notice::PasswordReset,
+            ("address-change", None) => Notice::AddressChangeRequested,
+            ("verification-sent", None) => Notice::VerificationSent,
+            ("verification-maybe-sent", None) => Notice::VerificationSentIfUnverified,
+            ("already-verified", None) => Notice::AlreadyVerified,
+            ("no-mail", None) => Notice::MailOff,
+            ("check-mail", None) => Notice::VerifyFirst,
             _ => return None,
         })
     }
@@ -96,6 +120,13 @@ impl Notice {
                 "sessions-revoked-others",
                 &[("count", f64::from(count).into())],
             ),
+            Notice::PasswordReset => lang.t("reset-done"),
+            Notice::AddressChangeRequested => lang.t("account-email-change-sent"),
+            Notice::VerificationSent => lang.t("account-email-verification-sent"),
+            Notice::VerificationSentIfUnverified => lang.t("verify-required-sent"),
+            Notice::AlreadyVerified => lang.t("account-email-already-verified"),
+            Notice::MailOff => lang.t("mail-off"),
+            Notice::VerifyFirst => lang.t("register-verify-first"),
         })
     }
 
@@ -122,6 +153,13 @@ mod tests {
             Notice::ThisDeviceSignedOut,
             Notice::DeviceSignedOut,
             Notice::OthersSignedOut { count: 3 },
+            Notice::PasswordReset,
+            Notice::AddressChangeRequested,
+            Notice::VerificationSent,
+            Notice::VerificationSentIfUnverified,
+            Notice::AlreadyVerified,
+            Notice::MailOff,
+            Notice::VerifyFirst,
         ] {
             assert_eq!(Notice::parse(&n.code()), Some(n));
         }

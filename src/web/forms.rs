@@ -72,7 +72,13 @@ pub fn check_origin(req: &Request<'_>, public_origin: &str) -> Result<(), AppErr
         return Err(AppError::Forbidden("error-cross-site"));
     }
     if let Some(origin) = req.headers().get_one("Origin") {
-        if !origin.eq_ignore_ascii_case(public_origin) {
+        // Pages sent with `Referrer-Policy: no-referrer` (the mailed links' pages, which keep
+        // their token out of every Referer) make the browser send `Origin: null` on their
+        // own posts. `Sec-Fetch-Site`, which no page can set, still says where the post came
+        // from: same-origin is ours. Without it, `null` is refused like any other origin.
+        let ours_masked =
+            origin == "null" && req.headers().get_one("Sec-Fetch-Site") == Some("same-origin");
+        if !ours_masked && !origin.eq_ignore_ascii_case(public_origin) {
             return Err(AppError::Forbidden("error-cross-origin"));
         }
     }

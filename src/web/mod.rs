@@ -32,6 +32,6 @@ impl<'r> FromRequest<'r> for Client {
     async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Infallible> {
         let ip = client_ip::ClientIp::of(req);
         let ua = req.headers().get_one("User-Agent");
-        request::Outcome::Success(Client(Origin::web(ip.0, ua)))
+        request::Outcome::Success(Client(Origin::web(ip.0, ua, i18n::Lang::of(req))))
     }
 }

@@ -106,7 +106,14 @@ impl Page {
 
 /// Pages with forms that post before sign-in (or to the strength meter): they need the
 /// pre-session token (and cookie). Other pages neither make one nor set the cookie.
-const PRE_SESSION_FORMS: &[&str] = &["login", "register", "account"];
+const PRE_SESSION_FORMS: &[&str] = &[
+    "login",
+    "register",
+    "account",
+    "forgot",
+    "reset",
+    "verify-required",
+];
 
 impl<'r> Responder<'r, 'static> for Page {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {

@@ -13,9 +13,15 @@ struct Run {
 }
 
 fn gatehouse(t: &TestApp, args: &[&str], stdin: Option<&str>) -> Run {
+    gatehouse_with(t, args, stdin, &[])
+}
+
+/// [`gatehouse`] with settings of its own (`ROCKET_*` variables).
+fn gatehouse_with(t: &TestApp, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Run {
     let dir = t.dir.path();
     let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .args(args)
+        .envs(env.iter().copied())
         .env("DATABASE_URL", crate::common::database_url(dir))
         .env("ROCKET_DATA_DIR", dir.join("data"))
         .env("ROCKET_BCRYPT_COST", "4")
@@ -424,6 +430,84 @@ backend_tests! {
             t.login("legacy2", "imported from python").status(),
             Status::SeeOther
         );
+    }
+
+    #[test]
+    fn mail_test_sends_now_and_mail_queue_shows_what_waits_or_failed() {
+        let sink = crate::common::smtp::SmtpSink::start();
+        let url = sink.url();
+        let t = start();
+        let smtp = [("ROCKET_SMTP_URL", url.as_str())];
+        let r = gatehouse_with(&t, &["mail", "test", "ops@example.com"], None, &smtp);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert!(r.stdout.contains("the server answered: 250"), "{}", r.stdout);
+        let got = sink.wait_for(1, std::time::Duration::from_secs(10));
+        assert_eq!(got[0].to, ["ops@example.com"]);
+        assert!(got[0].text_body().contains("gatehouse"), "{}", got[0].raw());
+
+        // Refused by the server: its answer, exit 2.
+        sink.fail_next(1, 550);
+        let r = gatehouse_with(&t, &["mail", "test", "ops@example.com"], None, &smtp);
+        assert_eq!(r.code, 2);
+        assert!(r.stderr.contains("550"), "{}", r.stderr);
+        // Not an address, or a header injection: exit 1, nothing sent.
+        for bad in ["not an address", "ops@example.com\r\nBcc: eve@evil.example"] {
+            let r = gatehouse_with(&t, &["mail", "test", bad], None, &smtp);
+            assert_eq!(r.code, 1, "{bad:?}: {}", r.stderr);
+            assert!(r.stderr.contains("not an address mail can be sent to"), "{}", r.stderr);
+        }
+        // TLS is required where the URL asks for it: a server that offers no STARTTLS (or
+        // speaks no TLS) gets nothing, credentials included, in the clear.
+        for tls in [
+            format!("smtp+starttls://mailer:s3cret@127.0.0.1:{}", sink.port()),
+            format!("smtps://mailer:s3cret@127.0.0.1:{}", sink.port()),
+        ] {
+            let r = gatehouse_with(
+                &t,
+                &["mail", "test", "ops@example.com"],
+                None,
+                &[("ROCKET_SMTP_URL", tls.as_str())],
+            );
+            assert_eq!(r.code, 2, "{tls}: {}", r.stdout);
+            assert!(r.stderr.contains("not sent"), "{}", r.stderr);
+            assert!(!r.stderr.contains("s3cret"), "{}", r.stderr);
+        }
+        assert_eq!(sink.messages().len(), 1, "nothing sent without TLS");
+        // Down: a clear message, exit 2.
+        sink.stop();
+        let r = gatehouse_with(&t, &["mail", "test", "ops@example.com"], None, &smtp);
+        assert_eq!(r.code, 2);
+        assert!(r.stderr.contains("not sent"), "{}", r.stderr);
+        // No smtp_url: says so.
+        let r = gatehouse(&t, &["mail", "test", "ops@example.com"], None);
+        assert_eq!(r.code, 2);
+        assert!(r.stderr.contains("smtp_url is not set"), "{}", r.stderr);
+        assert_eq!(sink.messages().len(), 1);
+
+        // The queue: a mail that waits (SMTP down), and one given up on.
+        let for_restart = url.clone();
+        let t = t.restart_with(move |f| f.merge(("smtp_url", for_restart)));
+        t.signed_up("ada");
+        let r = gatehouse_with(&t, &["mail", "queue"], None, &smtp);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert!(r.stdout.contains("ada@example.com"), "{}", r.stdout);
+        assert!(r.stdout.contains("1 waiting, 0 failed"), "{}", r.stdout);
+        {
+            use diesel::prelude::*;
+            use gatehouse::db::schema::outbox;
+            let mut conn = t.app().db.get().unwrap();
+            diesel::update(outbox::table)
+                .set((
+                    outbox::failed_at.eq(Some(1)),
+                    outbox::last_error.eq(Some("550 no such user")),
+                ))
+                .execute(&mut *conn)
+                .unwrap();
+        }
+        let r = gatehouse_with(&t, &["mail", "queue"], None, &smtp);
+        assert!(r.stdout.contains("0 waiting, 1 failed"), "{}", r.stdout);
+        assert!(r.stdout.contains("550 no such user"), "{}", r.stdout);
+        assert!(r.stdout.contains("failed"), "{}", r.stdout);
     }
 
     #[test]
@@ -1024,4 +1108,35 @@ mod parity {
             }
         }
     }
+}
+
+#[test]
+fn check_config_warns_without_smtp_and_masks_the_smtp_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let base = [("ROCKET_PROFILE", "debug"), ("ROCKET_DATA_DIR", data)];
+    let r = check_config(env!("CARGO_MANIFEST_DIR").as_ref(), &base);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("smtp_url is not set"), "{}", r.stderr);
+    let mut with = base.to_vec();
+    with.push((
+        "ROCKET_SMTP_URL",
+        "smtps://mailer:s3cret-pass@smtp.example.com:465",
+    ));
+    let r = check_config(env!("CARGO_MANIFEST_DIR").as_ref(), &with);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stderr.contains("smtp_url is not set"), "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("smtps://mailer:****@smtp.example.com:465"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("s3cret") && !r.stderr.contains("s3cret"));
+    // require_verified_email without mail would lock everyone out: refused.
+    let mut bad = base.to_vec();
+    bad.push(("ROCKET_REQUIRE_VERIFIED_EMAIL", "true"));
+    let r = check_config(env!("CARGO_MANIFEST_DIR").as_ref(), &bad);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(r.stderr.contains("require_verified_email"), "{}", r.stderr);
 }

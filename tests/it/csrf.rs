@@ -314,6 +314,20 @@ fn cross_origin_posts_are_refused_even_with_a_valid_token() {
             .status(),
         Status::Forbidden
     );
+    // `Origin: null` (a sandboxed frame, a privacy-masked origin) is ours only when the
+    // browser's own `Sec-Fetch-Site` says same-origin.
+    for site in ["cross-site", "same-site", "none"] {
+        assert_eq!(
+            t.post_form_with(
+                "/login",
+                &f,
+                &[("Origin", "null"), ("Sec-Fetch-Site", site)]
+            )
+            .status(),
+            Status::Forbidden,
+            "{site}"
+        );
+    }
     let r = t.post_form_with("/login", &f, &[("Origin", "https://evil.example")]);
     assert_eq!(r.status(), Status::Forbidden);
     let body = r.into_string().unwrap();
@@ -324,6 +338,24 @@ fn cross_origin_posts_are_refused_even_with_a_valid_token() {
             "/login",
             &f,
             &[("Origin", ORIGIN), ("Sec-Fetch-Site", "same-origin")]
+        )
+        .status(),
+        Status::SeeOther
+    );
+    // A page sent with `Referrer-Policy: no-referrer` (a mailed link's) posts with
+    // `Origin: null`; the browser marks it same-origin.
+    t.logout();
+    let token = t.csrf("/login");
+    let f = [
+        ("username", "bea"),
+        ("password", PASSWORD),
+        ("csrf_token", token.as_str()),
+    ];
+    assert_eq!(
+        t.post_form_with(
+            "/login",
+            &f,
+            &[("Origin", "null"), ("Sec-Fetch-Site", "same-origin")]
         )
         .status(),
         Status::SeeOther

@@ -160,6 +160,8 @@ backend_tests! {
         assert_eq!(r.headers().get_one("Remote-User"), Some("uli"));
         assert_eq!(r.headers().get_one("Remote-Name"), Some("uli"));
         assert_eq!(r.headers().get_one("Remote-Email"), Some("uli@example.com"));
+        // Nobody opened a link mailed to it: apps must not match accounts on it.
+        assert_eq!(r.headers().get_one("Remote-Email-Verified"), Some("false"));
         assert_eq!(r.headers().get_one("Remote-Groups"), Some(""));
         assert_eq!(r.headers().get_one("Cache-Control"), Some("no-store"));
         drop(r);

@@ -25,6 +25,7 @@ mod i18n;
 mod interop;
 mod keys;
 mod login;
+mod mail;
 mod nginx;
 mod outage;
 mod pages;

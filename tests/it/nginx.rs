@@ -143,6 +143,7 @@ fn nginx_forward_auth_end_to_end() {
                 // Values no token, id or cookie (base64url) can contain by chance.
                 (spoof, "Spoofed Admin!"),
                 ("Remote-Email", "spoofed!@evil.example"),
+                ("Remote-Email-Verified", "spoofed-true"),
             ],
             None,
         );
@@ -152,6 +153,11 @@ fn nginx_forward_auth_end_to_end() {
         assert!(lower.contains("remote-user: nina\r\n"), "{}", r.body);
         assert!(
             lower.contains("remote-email: nina@example.com\r\n"),
+            "{}",
+            r.body
+        );
+        assert!(
+            lower.contains("remote-email-verified: false\r\n"),
             "{}",
             r.body
         );

@@ -13,6 +13,9 @@ const PUBLIC: &[&str] = &[
     "/favicon.ico",
     "/static/<name>",
     "/language/<code>",
+    "/password/forgot",
+    "/password/reset/<token>",
+    "/email/verify/<token>",
 ];
 
 /// Every page that needs a session. A new page goes here, or in `PUBLIC` if anyone may see
@@ -22,11 +25,16 @@ const PROTECTED: &[&str] = &["/account", "/account/sessions", "/dashboard"];
 /// Every form target. Each needs a CSRF token.
 const POSTS: &[&str] = &[
     "/account/delete",
+    "/account/email",
+    "/account/email/resend",
     "/account/password",
     "/account/sessions/<id>/revoke",
     "/account/sessions/revoke-others",
+    "/email/resend",
     "/login",
     "/logout",
+    "/password/forgot",
+    "/password/reset/<token>",
     "/password/strength",
     "/register",
 ];

@@ -277,6 +277,9 @@ fn query_strings_never_reach_the_log() {
         "/nothing-here?session=SECRETQ2",
         "/login?next=%2FSECRETQ3",
         "/.well-known/jwks.json?x=SECRETQ4",
+        // Mailed links carry their secret in the path.
+        "/password/reset/SECRETQ6",
+        "/email/verify/SECRETQ7",
     ] {
         let r = http(port, "GET", "t", path, &[], None);
         assert!(r.status < 500, "{path}: {}", r.status);
@@ -290,8 +293,21 @@ fn query_strings_never_reach_the_log() {
         Some("username=a&password=b"),
     );
     assert_eq!(r.status, 403);
+    let r = http(
+        port,
+        "POST",
+        "t",
+        "/password/reset/SECRETQ8",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        Some("new_password=a&new_password_confirm=a"),
+    );
+    assert_eq!(r.status, 403);
     drop(g);
     let text = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        text.contains("/password/reset/<token>"),
+        "the route is logged by its pattern:\n{text}"
+    );
     assert!(
         text.contains("/dashboard") && text.contains("/nothing-here"),
         "the requests are logged at this level:\n{text}"

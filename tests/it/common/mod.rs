@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod net;
+pub mod smtp;
 
 use std::sync::Arc;
 
@@ -246,10 +247,15 @@ impl TestApp {
     /// Stops this instance and starts another on the same data (keys, database); the browser
     /// keeps its cookies.
     pub fn restart(self) -> TestApp {
+        self.restart_with(|f| f)
+    }
+
+    /// [`TestApp::restart`] with settings of its own (as the first start had them, say).
+    pub fn restart_with(self, configure: impl FnOnce(Figment) -> Figment) -> TestApp {
         let (dir, clock) = (self.dir.clone(), self.clock.clone());
         let browser = std::mem::take(&mut *self.browser.cookies.borrow_mut());
         drop(self);
-        let t = start_in(dir, clock, |f| f);
+        let t = start_in(dir, clock, configure);
         *t.browser.cookies.borrow_mut() = browser;
         t
     }
@@ -257,7 +263,13 @@ impl TestApp {
     /// A second instance on the same database, keys and clock: another server process of the
     /// same deployment. It starts with a browser of its own.
     pub fn another_instance(&self) -> TestApp {
-        let rocket = gatehouse::rocket_with_clock(figment(self.dir.path()), self.clock.clone())
+        self.another_instance_with(|f| f)
+    }
+
+    /// [`TestApp::another_instance`] with settings of its own.
+    pub fn another_instance_with(&self, configure: impl FnOnce(Figment) -> Figment) -> TestApp {
+        let figment = configure(figment(self.dir.path()));
+        let rocket = gatehouse::rocket_with_clock(figment, self.clock.clone())
             .expect("second instance starts");
         let headers = HeaderAudit::default();
         TestApp {
@@ -673,6 +685,7 @@ const OTHER_HEADERS: &[&str] = &[
     "remote-user",
     "remote-name",
     "remote-email",
+    "remote-email-verified",
     "remote-groups",
 ];
 
@@ -737,11 +750,17 @@ fn audit_headers(req: &rocket::Request<'_>, res: &rocket::Response<'_>) -> Vec<S
     } else {
         &["no-store"][..]
     };
+    // A mailed link's token is in its path: those pages send no Referer at all.
+    let referrer = if path.starts_with("/password/reset/") || path.starts_with("/email/verify/") {
+        "no-referrer"
+    } else {
+        "same-origin"
+    };
     let mut expected: Vec<(&str, Vec<String>)> = vec![
         ("content-security-policy", vec![csp]),
         ("x-frame-options", vec!["DENY".into()]),
         ("x-content-type-options", vec!["nosniff".into()]),
-        ("referrer-policy", vec!["same-origin".into()]),
+        ("referrer-policy", vec![referrer.into()]),
         ("cross-origin-opener-policy", vec!["same-origin".into()]),
         ("cross-origin-resource-policy", vec!["same-origin".into()]),
         ("permissions-policy", vec![PERMISSIONS.into()]),
