@@ -24,6 +24,7 @@ fn claims() -> Claims {
         exp: NOW + 1800,
         auth_time: NOW,
         name: "benchmark".into(),
+        amr: vec!["pwd".into()],
     }
 }
 

@@ -17,6 +17,7 @@ use crate::clock::Clock;
 use crate::config::{ConfigError, Settings};
 use crate::db::{Db, DbError};
 use crate::mail::{MailKey, Outgoing};
+use crate::seal::SealKey;
 
 /// Why gatehouse could not start. Each says what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -27,8 +28,8 @@ pub enum StartupError {
     Keys(#[from] KeyError),
     #[error(transparent)]
     Db(#[from] DbError),
-    #[error("mail key: {0}")]
-    MailKey(#[from] crate::files::SecretError),
+    #[error("mail or TOTP key: {0}")]
+    SealKey(#[from] crate::files::SecretError),
     #[error("cannot start the bcrypt threads: {0}")]
     Threads(#[from] std::io::Error),
 }
@@ -52,6 +53,8 @@ pub struct Services {
     pub session_views: SessionViews,
     /// Queued mail is sealed with it (`mail::MailKey`).
     pub mail_key: MailKey,
+    /// TOTP secrets are sealed with it, at rest and in the enrolment form (`auth::totp`).
+    pub totp_key: SealKey,
     /// Where mail goes; `None` without `smtp_url` (then no mail is queued at all).
     pub mail: Option<Outgoing>,
     /// Wakes the outbox worker when a row is queued, so mail leaves at once.
@@ -95,7 +98,8 @@ impl App {
         db.migrate()?;
         let keys = KeyRing::load_or_create(&settings.data_dir, settings.jwt_algorithm, now)?;
         let csrf = CsrfKey::load_or_create(&settings.data_dir)?;
-        let mail_key = MailKey::load_or_create(&settings.data_dir)?;
+        let mail_key = MailKey::load_or_create(&settings.data_dir, crate::mail::MAIL_KEY_FILE)?;
+        let totp_key = SealKey::load_or_create(&settings.data_dir, crate::auth::totp::KEY_FILE)?;
         let mail = settings.smtp_url.as_deref().map(|url| {
             let from = settings
                 .mail_from
@@ -133,6 +137,7 @@ impl App {
             session_views: SessionViews::new(PROFILE_CACHE_CAP),
             refusals: Refusals::new(REFUSAL_TALLY_CAP),
             mail_key,
+            totp_key,
             mail,
             outbox_wake: rocket::tokio::sync::Notify::new(),
             clock,

@@ -208,6 +208,9 @@ pub struct AccessRule {
     pub users: Vec<String>,
     #[serde(default)]
     pub groups: Vec<String>,
+    /// Only sessions started with a second factor (`amr` holds `mfa`) pass; others get 403.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_2fa: bool,
 }
 
 impl AccessRule {
@@ -463,6 +466,7 @@ mod tests {
                         host: host.into(),
                         users: users.iter().map(|u| u.to_string()).collect(),
                         groups: Vec::new(),
+                        require_2fa: false,
                     }],
                 ))
             })

@@ -16,6 +16,7 @@ pub mod i18n;
 pub mod ids;
 pub mod mail;
 pub mod routes;
+pub mod seal;
 pub mod service;
 pub mod tasks;
 pub mod validate;

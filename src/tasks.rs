@@ -10,7 +10,7 @@ use rocket::{tokio, Build, Orbit, Rocket};
 
 use crate::app::App;
 use crate::db::throttle;
-use crate::db::{email_tokens, outbox, sessions, write_tx};
+use crate::db::{email_tokens, outbox, second_factor, sessions, write_tx};
 use crate::error::AppError;
 
 /// Seconds between upkeep passes.
@@ -28,7 +28,8 @@ pub struct Pruned {
     pub throttle_rows: usize,
     /// Audit events older than `audit_retention`.
     pub audit_rows: usize,
-    /// Expired mail links, and outbox rows sent or given up on more than a week ago.
+    /// Expired mail links and pending sign-ins, and outbox rows sent or given up on more than
+    /// a week ago.
     pub mail_rows: usize,
     /// Refusals added to their audit rows.
     pub refusals: crate::service::audit::Flushed,
@@ -51,7 +52,9 @@ pub async fn prune(app: &App) -> Result<Pruned, AppError> {
                 Ok::<_, diesel::result::Error>((
                     sessions::prune(c, now)?,
                     throttle::prune(c, now, oldest_window)?,
-                    email_tokens::prune(c, now)? + outbox::prune(c, now - OUTBOX_KEPT)?,
+                    email_tokens::prune(c, now)?
+                        + outbox::prune(c, now - OUTBOX_KEPT)?
+                        + second_factor::prune_pending(c, now)?,
                 ))
             })?)
         })

@@ -56,6 +56,30 @@ mail-password-changed-body =
     If this was not you, reset your password now with "Forgot your password?" on the sign-in
     page, and tell your administrator.
 
+mail-2fa-enabled-subject = Two-step sign-in was turned on for your { $site } account
+mail-2fa-enabled-body =
+    two-step sign-in was turned on for your { $site } account on { $when }, from { $device }
+    (address { $ip }). From now on, signing in takes your password and a code from your
+    authenticator app (or one of your recovery codes).
+
+    If this was not you, someone has your password: sign in, turn it off, change your
+    password, and tell your administrator.
+
+mail-2fa-disabled-subject = Two-step sign-in was turned off for your { $site } account
+mail-2fa-disabled-body =
+    two-step sign-in was turned off for your { $site } account on { $when }, from { $device }
+    (address { $ip }). Your password alone now signs in.
+
+    If this was not you, change your password now, turn two-step sign-in on again, and tell
+    your administrator.
+
+mail-recovery-codes-subject = New recovery codes for your { $site } account
+mail-recovery-codes-body =
+    a new set of recovery codes was made for your { $site } account on { $when }, from
+    { $device } (address { $ip }). The old codes no longer work.
+
+    If this was not you, change your password now and tell your administrator.
+
 mail-test-subject = A test message from { $site }
 mail-test-body =
     this is a test message sent with `gatehouse mail test`. If you read it, { $site } can

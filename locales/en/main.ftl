@@ -141,6 +141,11 @@ event-email-verified = Email address confirmed
 event-email-change-requested = Change of email address asked for
 event-email-changed = Email address changed
 event-password-reset-mailed = Password reset link mailed
+event-wrong-second-factor = Wrong second-factor code
+event-second-factor-enabled = Two-step sign-in turned on
+event-second-factor-disabled = Two-step sign-in turned off
+event-second-factor-reset = Two-step sign-in turned off by an administrator
+event-recovery-codes-regenerated = New recovery codes made
 event-other = Security event
 
 ## Sign-out
@@ -300,3 +305,48 @@ account-email-change-sent = A link is on its way to the new address. Your addres
 account-email-verification-sent = A new confirmation link is on its way.
 account-email-already-verified = Your address is already confirmed.
 dashboard-email-unverified = Your email address is not confirmed yet. Open the link we mailed you.
+
+## Two-step sign-in
+twofa-title = Two-step sign-in
+twofa-lead = With two-step sign-in, signing in takes your password and a code from an authenticator app on your phone, so a stolen password alone does not open your account.
+twofa-qr-label = QR code for your authenticator app
+twofa-codes-title = Your recovery codes
+twofa-codes-text = Keep these codes somewhere safe, away from your phone. Each one signs you in once if you lose your authenticator. They are shown only now.
+twofa-codes-download = Download as a text file
+twofa-codes-file-title = gatehouse recovery codes: each works once.
+twofa-status-title = Status
+twofa-on = On
+twofa-off = Off
+twofa-on-since = since
+twofa-codes-left = { $count ->
+        [one] 1 recovery code left.
+       *[other] { $count } recovery codes left.
+    }
+twofa-new-codes-title = New recovery codes
+twofa-new-codes-hint = Makes a new set of ten codes; the old ones stop working.
+twofa-new-codes-submit = Make new codes
+twofa-disable-title = Turn two-step sign-in off
+twofa-disable-hint = Your password alone will sign you in again. Enter a code from your app or a recovery code.
+twofa-disable-submit = Turn it off
+twofa-code-or-recovery = Code from your app, or a recovery code
+twofa-setup-title = Turn two-step sign-in on
+twofa-setup-scan = Scan this QR code with an authenticator app (for example Aegis, Google Authenticator or 1Password).
+twofa-setup-manual = Or type this key into the app:
+twofa-setup-confirm = Enter the six-digit code the app shows, and your password.
+twofa-code = Six-digit code
+twofa-setup-submit = Turn on
+twofa-back = Back to your account
+twofa-wrong-code = That code is not right (or was used already). Try the current one.
+twofa-setup-expired = This setup page is too old. Scan the new code below and try again.
+twofa-already-on = Two-step sign-in is already on.
+twofa-not-on = Two-step sign-in is not on.
+twofa-turned-off = Two-step sign-in is off.
+twofa-step-expired = That sign-in took too long. Please sign in again.
+login-2fa-title = Enter your code
+login-2fa-hint = Open your authenticator app and enter the six-digit code for gatehouse. Lost your phone? Enter one of your recovery codes.
+login-2fa-submit = Sign in
+login-2fa-start-again = Start again
+account-2fa-title = Two-step sign-in
+account-2fa-on = Two-step sign-in is on.
+account-2fa-off = Two-step sign-in is off.
+account-2fa-link = Manage two-step sign-in

@@ -47,6 +47,28 @@ mail-password-changed-body =
     본인이 아니라면 로그인 페이지의 "비밀번호를 잊으셨나요?"로 지금 비밀번호를 재설정하고
     관리자에게 알리세요.
 
+mail-2fa-enabled-subject = { $site } 계정에 2단계 로그인이 켜졌습니다
+mail-2fa-enabled-body =
+    { $when }에 { $site } 계정에 2단계 로그인이 켜졌습니다. 기기: { $device }, 주소: { $ip }.
+    이제 로그인하려면 비밀번호와 인증 앱의 코드(또는 복구 코드)가 필요합니다.
+
+    본인이 아니라면 누군가 비밀번호를 알고 있습니다. 로그인해서 끄고, 비밀번호를 바꾸고,
+    관리자에게 알리세요.
+
+mail-2fa-disabled-subject = { $site } 계정의 2단계 로그인이 꺼졌습니다
+mail-2fa-disabled-body =
+    { $when }에 { $site } 계정의 2단계 로그인이 꺼졌습니다. 기기: { $device }, 주소: { $ip }.
+    이제 비밀번호만으로 로그인됩니다.
+
+    본인이 아니라면 지금 비밀번호를 바꾸고, 2단계 로그인을 다시 켜고, 관리자에게 알리세요.
+
+mail-recovery-codes-subject = { $site } 계정의 새 복구 코드
+mail-recovery-codes-body =
+    { $when }에 { $site } 계정의 새 복구 코드가 만들어졌습니다. 기기: { $device }, 주소: { $ip }.
+    이전 코드는 더 이상 쓸 수 없습니다.
+
+    본인이 아니라면 지금 비밀번호를 바꾸고 관리자에게 알리세요.
+
 mail-test-subject = { $site }의 테스트 메일
 mail-test-body =
     `gatehouse mail test`로 보낸 테스트 메일입니다. 이 메일을 읽고 있다면 { $site }는

@@ -30,6 +30,27 @@ pub struct Claims {
     pub auth_time: i64,
     /// The username, for display only; never used to look anything up.
     pub name: String,
+    /// How the user signed in (RFC 8176): `["pwd"]`, or `["pwd","otp","mfa"]` after a second
+    /// factor. The one claim with a default: tokens issued before it existed were all
+    /// password sign-ins, and an empty list never satisfies `require_2fa`.
+    #[serde(default)]
+    pub amr: Vec<String>,
+}
+
+impl Claims {
+    /// Whether the session was started with more than one factor.
+    pub fn multi_factor(&self) -> bool {
+        self.amr.iter().any(|m| m == amr::MFA)
+    }
+}
+
+/// RFC 8176 authentication method references, as sessions store them (comma-separated).
+pub mod amr {
+    /// A password.
+    pub const PASSWORD: &str = "pwd";
+    /// A password and a one-time code.
+    pub const PASSWORD_AND_OTP: &str = "pwd,otp,mfa";
+    pub const MFA: &str = "mfa";
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -286,6 +307,7 @@ mod tests {
 
     fn claims(now: i64) -> Claims {
         Claims {
+            amr: vec!["pwd".into()],
             iss: "http://gh.test".into(),
             aud: "http://gh.test".into(),
             sub: "user-1".into(),

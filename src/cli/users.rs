@@ -34,6 +34,9 @@ pub enum UserCommand {
     Delete(UserArg),
     /// Set a new password (from a prompt or stdin) and end all the account's sessions.
     SetPassword(UserArg),
+    /// Turn off a locked-out user's two-step sign-in (their TOTP secret and recovery codes).
+    #[command(name = "reset-2fa")]
+    Reset2fa(UserArg),
 }
 
 /// Finds a user by username or email, or says clearly that there is none.
@@ -149,6 +152,13 @@ pub async fn run(app: &App, cmd: UserCommand) -> Outcome {
                 u.last_login_ip.as_deref().unwrap_or("-")
             );
             println!("live sessions:  {}", live.len());
+            println!(
+                "two-step:       {}",
+                match u.totp_enabled_at {
+                    Some(at) => format!("on since {}", time(Some(at))),
+                    None => "off".into(),
+                }
+            );
             let scheme = if password::is_plain_bcrypt(&u.password_hash) {
                 "imported bcrypt (upgraded at next sign-in)"
             } else {
@@ -165,6 +175,20 @@ pub async fn run(app: &App, cmd: UserCommand) -> Outcome {
                 ended,
                 app.settings.session_revalidate_interval
             );
+        }
+        UserCommand::Reset2fa(UserArg { user }) => {
+            let u = find(app, &user).await?;
+            if crate::service::second_factor::reset_by_administrator(app, &u, &origin).await? {
+                println!(
+                    "two-step sign-in is off for {}; their password alone signs in now",
+                    u.username
+                );
+            } else {
+                return Err(Failure::input(format!(
+                    "{} has no two-step sign-in to reset",
+                    u.username
+                )));
+            }
         }
         UserCommand::Enable(UserArg { user }) => {
             let u = find(app, &user).await?;

@@ -24,6 +24,9 @@ pub enum Event {
     EmailChangeRequested,
     EmailChanged,
     PasswordResetMailed,
+    SecondFactorEnabled,
+    SecondFactorDisabled,
+    RecoveryCodesRegenerated,
 }
 
 impl Event {
@@ -44,6 +47,9 @@ impl Event {
             Event::EmailChangeRequested => "email_change_requested",
             Event::EmailChanged => "email_changed",
             Event::PasswordResetMailed => "password_reset_mailed",
+            Event::SecondFactorEnabled => "second_factor_enabled",
+            Event::SecondFactorDisabled => "second_factor_disabled",
+            Event::RecoveryCodesRegenerated => "recovery_codes_regenerated",
         }
     }
 
@@ -57,7 +63,7 @@ impl Event {
     }
 }
 
-const ALL_EVENTS: [Event; 15] = [
+const ALL_EVENTS: [Event; 18] = [
     Event::Registered,
     Event::LoginSucceeded,
     Event::LoginFailed,
@@ -73,6 +79,9 @@ const ALL_EVENTS: [Event; 15] = [
     Event::EmailChangeRequested,
     Event::EmailChanged,
     Event::PasswordResetMailed,
+    Event::SecondFactorEnabled,
+    Event::SecondFactorDisabled,
+    Event::RecoveryCodesRegenerated,
 ];
 
 /// Why an event happened, as stored in `audit_events.reason` (the strings are kept as they
@@ -101,9 +110,12 @@ pub enum Reason {
     AllBansLifted,
     PasswordReset,
     EmailNotVerified,
+    WrongSecondFactor,
+    RecoveryCodeUsed,
+    SecondFactorExpired,
 }
 
-const ALL_REASONS: [Reason; 22] = [
+const ALL_REASONS: [Reason; 25] = [
     Reason::Ok,
     Reason::PasswordHashUpgraded,
     Reason::UnknownUser,
@@ -126,6 +138,9 @@ const ALL_REASONS: [Reason; 22] = [
     Reason::AllBansLifted,
     Reason::PasswordReset,
     Reason::EmailNotVerified,
+    Reason::WrongSecondFactor,
+    Reason::RecoveryCodeUsed,
+    Reason::SecondFactorExpired,
 ];
 
 impl Reason {
@@ -153,6 +168,9 @@ impl Reason {
             Reason::AllBansLifted => "all bans lifted by an administrator",
             Reason::PasswordReset => "reset with a mailed link",
             Reason::EmailNotVerified => "address not verified",
+            Reason::WrongSecondFactor => "wrong second-factor code",
+            Reason::RecoveryCodeUsed => "with a recovery code",
+            Reason::SecondFactorExpired => "second step too late",
         }
     }
 

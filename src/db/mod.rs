@@ -6,6 +6,7 @@ pub mod email_tokens;
 pub mod groups;
 pub mod outbox;
 pub mod schema;
+pub mod second_factor;
 pub mod sessions;
 pub mod throttle;
 pub mod users;

@@ -18,6 +18,9 @@ diesel::table! {
         previous_login_ip -> Nullable<Text>,
         email_verified_at -> Nullable<BigInt>,
         lang -> Text,
+        totp_secret -> Nullable<Binary>,
+        totp_enabled_at -> Nullable<BigInt>,
+        totp_last_step -> Nullable<BigInt>,
     }
 }
 
@@ -34,6 +37,7 @@ diesel::table! {
         client_ip -> Text,
         revoked_at -> Nullable<BigInt>,
         revoked_reason -> Nullable<Text>,
+        amr -> Text,
     }
 }
 
@@ -123,6 +127,33 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    recovery_codes (code_hash) {
+        code_hash -> Text,
+        user_id -> Text,
+        created_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::joinable!(recovery_codes -> users (user_id));
+
+diesel::table! {
+    pending_signins (id_hash) {
+        id_hash -> Text,
+        user_id -> Text,
+        password_hash -> Text,
+        upgrade -> Nullable<Text>,
+        remember -> Bool,
+        next -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::joinable!(pending_signins -> users (user_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     sessions,
@@ -132,5 +163,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     user_groups,
     health_probe,
     email_tokens,
-    outbox
+    outbox,
+    recovery_codes,
+    pending_signins
 );

@@ -19,6 +19,8 @@ pub struct Session {
     pub client_ip: String,
     pub revoked_at: Option<i64>,
     pub revoked_reason: Option<String>,
+    /// How the user signed in: RFC 8176 `amr` values, comma-separated (`pwd`; `pwd,otp,mfa`).
+    pub amr: String,
 }
 
 impl Session {

@@ -25,6 +25,11 @@ pub struct User {
     pub email_verified_at: Option<i64>,
     /// The language mail to the user is written in: the one they last used.
     pub lang: String,
+    /// The TOTP secret, sealed (`seal::SealKey`, `data_dir/totp.key`); set while 2FA is on.
+    pub totp_secret: Option<Vec<u8>>,
+    pub totp_enabled_at: Option<i64>,
+    /// The last time step a TOTP code was accepted for: a code works once.
+    pub totp_last_step: Option<i64>,
 }
 
 impl User {
@@ -51,12 +56,20 @@ impl User {
             previous_login_ip: None,
             email_verified_at: None,
             lang: crate::i18n::Lang::En.code().to_string(),
+            totp_secret: None,
+            totp_enabled_at: None,
+            totp_last_step: None,
         }
     }
 
     /// The language mail to this user is written in (English if theirs is not known).
     pub fn language(&self) -> crate::i18n::Lang {
         crate::i18n::Lang::from_code(&self.lang).unwrap_or(crate::i18n::Lang::En)
+    }
+
+    /// Whether signing in takes a second step.
+    pub fn has_second_factor(&self) -> bool {
+        self.totp_enabled_at.is_some()
     }
 
     pub fn email_verified(&self) -> bool {

@@ -44,6 +44,15 @@ pub enum Mail<'a> {
     PasswordChanged {
         by: Context<'a>,
     },
+    SecondFactorEnabled {
+        by: Context<'a>,
+    },
+    SecondFactorDisabled {
+        by: Context<'a>,
+    },
+    RecoveryCodesRegenerated {
+        by: Context<'a>,
+    },
     Test,
 }
 
@@ -99,6 +108,9 @@ pub fn compose(lang: Lang, name: &str, to: &str, mail: &Mail<'_>) -> Message {
             ("mail-reset", args)
         }
         Mail::PasswordChanged { by } => ("mail-password-changed", when(by).to_vec()),
+        Mail::SecondFactorEnabled { by } => ("mail-2fa-enabled", when(by).to_vec()),
+        Mail::SecondFactorDisabled { by } => ("mail-2fa-disabled", when(by).to_vec()),
+        Mail::RecoveryCodesRegenerated { by } => ("mail-recovery-codes", when(by).to_vec()),
         Mail::Test => ("mail-test", vec![]),
     };
     args.push(site());
@@ -154,6 +166,9 @@ mod tests {
                     by: by.clone(),
                 },
                 Mail::PasswordChanged { by: by.clone() },
+                Mail::SecondFactorEnabled { by: by.clone() },
+                Mail::SecondFactorDisabled { by: by.clone() },
+                Mail::RecoveryCodesRegenerated { by: by.clone() },
                 Mail::Test,
             ];
             for mail in &mails {
@@ -169,7 +184,11 @@ mod tests {
                     Mail::Verify { .. } | Mail::NewAddress { .. } | Mail::PasswordReset { .. } => {
                         assert!(m.text.contains(link), "{m:?}")
                     }
-                    Mail::AddressChangeRequested { .. } | Mail::PasswordChanged { .. } => {
+                    Mail::AddressChangeRequested { .. }
+                    | Mail::PasswordChanged { .. }
+                    | Mail::SecondFactorEnabled { .. }
+                    | Mail::SecondFactorDisabled { .. }
+                    | Mail::RecoveryCodesRegenerated { .. } => {
                         assert!(m.text.contains("203.0.113.9"), "{m:?}");
                         assert!(m.text.contains("Chrome 120"), "{m:?}");
                         assert!(!m.text.contains("http"), "a notice carries no link: {m:?}");

@@ -4,16 +4,12 @@
 
 pub mod compose;
 
-use std::path::Path;
 use std::time::Duration;
 
-use aws_lc_rs::aead::{Aad, RandomizedNonceKey, AES_256_GCM, NONCE_LEN};
 use lettre::message::{header::ContentType, Mailbox};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use serde::{Deserialize, Serialize};
-
-use crate::files::{load_or_create_secret, SecretError};
 
 /// One message, as composed: plain text always (what every client shows), no HTML.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,42 +19,12 @@ pub struct Message {
     pub text: String,
 }
 
-/// The key queued mail is encrypted with (`data_dir/mail.key`): a copy of the database alone
+/// The key queued mail is sealed with (`data_dir/mail.key`): a copy of the database alone
 /// yields no message and so no live link. Instances that share `data_dir` share it.
-pub struct MailKey(RandomizedNonceKey);
+pub type MailKey = crate::seal::SealKey;
 
-impl MailKey {
-    pub fn load_or_create(data_dir: &Path) -> Result<MailKey, SecretError> {
-        let secret = load_or_create_secret(data_dir, "mail.key", 32)?;
-        let key = RandomizedNonceKey::new(&AES_256_GCM, &secret[..32])
-            .map_err(|_| SecretError::Generate)?;
-        Ok(MailKey(key))
-    }
-
-    /// `nonce || ciphertext || tag` of `plain`.
-    pub fn seal(&self, plain: &[u8]) -> Vec<u8> {
-        let mut data = plain.to_vec();
-        let nonce = self
-            .0
-            .seal_in_place_append_tag(Aad::empty(), &mut data)
-            .expect("AES-GCM seals any message shorter than 64 GiB");
-        let mut out = nonce.as_ref().to_vec();
-        out.extend_from_slice(&data);
-        out
-    }
-
-    /// What [`MailKey::seal`] sealed, or `None` if it was not sealed with this key.
-    pub fn open(&self, sealed: &[u8]) -> Option<Vec<u8>> {
-        if sealed.len() < NONCE_LEN {
-            return None;
-        }
-        let (nonce, rest) = sealed.split_at(NONCE_LEN);
-        let nonce = aws_lc_rs::aead::Nonce::try_assume_unique_for_key(nonce).ok()?;
-        let mut data = rest.to_vec();
-        let plain = self.0.open_in_place(nonce, Aad::empty(), &mut data).ok()?;
-        Some(plain.to_vec())
-    }
-}
+/// The file [`MailKey`] lives in, under `data_dir`.
+pub const MAIL_KEY_FILE: &str = "mail.key";
 
 /// How a send went wrong.
 #[derive(Debug, thiserror::Error)]
@@ -207,7 +173,7 @@ mod tests {
     #[test]
     fn sealed_mail_opens_with_its_key_only() {
         let dir = tempfile::tempdir().unwrap();
-        let key = MailKey::load_or_create(dir.path()).unwrap();
+        let key = MailKey::load_or_create(dir.path(), MAIL_KEY_FILE).unwrap();
         let sealed = key.seal(b"a link: https://example.com/password/reset/abc");
         assert!(!sealed.windows(4).any(|w| w == b"link"), "not in the clear");
         assert_eq!(
@@ -219,11 +185,13 @@ mod tests {
         assert_eq!(key.open(&tampered), None);
         let other = tempfile::tempdir().unwrap();
         assert_eq!(
-            MailKey::load_or_create(other.path()).unwrap().open(&sealed),
+            MailKey::load_or_create(other.path(), MAIL_KEY_FILE)
+                .unwrap()
+                .open(&sealed),
             None
         );
         // The same key after a restart.
-        let again = MailKey::load_or_create(dir.path()).unwrap();
+        let again = MailKey::load_or_create(dir.path(), MAIL_KEY_FILE).unwrap();
         assert!(again.open(&sealed).is_some());
     }
 

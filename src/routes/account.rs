@@ -158,6 +158,7 @@ async fn render(
                 "previous_login_at": profile.previous_login_at,
                 "previous_login_ip": profile.previous_login_ip,
                 "email_verified": profile.email_verified(),
+                "two_factor": profile.has_second_factor(),
             },
             "mail_off": !app.sends_mail(),
             "email_form": {"new_email": email.new_email},

@@ -93,6 +93,7 @@ async fn login(
         password: &f.password,
         remember,
         device_cookie: device_cookie.as_deref(),
+        next: &next,
     };
     let replaces = previous.as_ref().map(|p| p.claims.as_ref());
     match signin::sign_in(app, &creds, &client.0, replaces).await? {
@@ -104,6 +105,16 @@ async fn login(
             cookies::set_session(jar, &app.settings, &issued);
             cookies::set_device(jar, &app.csrf, &app.settings, &user_id, device.as_deref());
             Ok(Ok(Redirect::to(next)))
+        }
+        // One factor of two: a pending sign-in, completed at /login/2fa.
+        SignIn::SecondStep { pending } => {
+            cookies::set_pending(
+                jar,
+                &app.settings,
+                pending,
+                crate::service::second_factor::PENDING_VALID_FOR,
+            );
+            Ok(Ok(Redirect::to("/login/2fa")))
         }
         // The right password, but the address must be verified first: no session, and a way
         // to have the link sent again.

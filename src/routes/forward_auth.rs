@@ -209,12 +209,14 @@ impl<'r> rocket::request::FromRequest<'r> for Original {
 }
 
 /// Whether `user` may reach `host`. No rules: everyone signed in. Rules: the first rule
-/// whose host matches decides; a host no rule matches is denied.
+/// whose host matches decides (and with `require_2fa`, only a session started with a second
+/// factor passes); a host no rule matches is denied.
 pub fn allowed(
     rules: &[AccessRule],
     host: Option<&str>,
     username: &str,
     groups: &[String],
+    multi_factor: bool,
 ) -> bool {
     if rules.is_empty() {
         return true;
@@ -225,10 +227,12 @@ pub fn allowed(
     let key = crate::validate::username_key(username);
     match rules.iter().find(|r| r.matches_host(host)) {
         Some(rule) => {
-            rule.users
-                .iter()
-                .any(|u| crate::validate::username_key(u) == key)
-                || rule.groups.iter().any(|g| groups.contains(g))
+            (multi_factor || !rule.require_2fa)
+                && (rule
+                    .users
+                    .iter()
+                    .any(|u| crate::validate::username_key(u) == key)
+                    || rule.groups.iter().any(|g| groups.contains(g)))
         }
         None => false,
     }
@@ -240,6 +244,8 @@ pub enum Verdict {
         email: String,
         email_verified: bool,
         groups: Vec<String>,
+        /// How the session's user signed in (RFC 8176 values, comma-separated).
+        amr: String,
     },
     /// To the sign-in page: a 401 with `Location` (nginx's `auth_request` accepts only 2xx,
     /// 401 and 403 and redirects by itself), or, for proxies that hand gatehouse's answer to
@@ -260,6 +266,7 @@ impl<'r> Responder<'r, 'static> for Verdict {
                 email,
                 email_verified,
                 groups,
+                amr,
             } => r
                 .status(Status::Ok)
                 .header(Header::new("Remote-User", username.clone()))
@@ -271,7 +278,9 @@ impl<'r> Responder<'r, 'static> for Verdict {
                     "Remote-Email-Verified",
                     if email_verified { "true" } else { "false" },
                 ))
-                .header(Header::new("Remote-Groups", groups.join(","))),
+                .header(Header::new("Remote-Groups", groups.join(",")))
+                // `pwd`, or `pwd,otp,mfa` after a second factor: an app can ask for more.
+                .header(Header::new("Remote-Amr", amr)),
             Verdict::SignIn { location, redirect } => r
                 .status(if redirect {
                     Status::Found
@@ -333,14 +342,21 @@ async fn verify(
         host,
         &profile.username,
         &profile.groups,
+        user.claims.multi_factor(),
     ) {
         return Ok(Verdict::Forbidden);
     }
+    let amr = if user.claims.amr.is_empty() {
+        crate::auth::token::amr::PASSWORD.to_string()
+    } else {
+        user.claims.amr.join(",")
+    };
     Ok(Verdict::Allowed {
         username: profile.username.clone(),
         email: profile.email.clone(),
         email_verified: profile.email_verified,
         groups: profile.groups.clone(),
+        amr,
     })
 }
 
@@ -357,7 +373,43 @@ mod tests {
             host: host.into(),
             users: users.iter().map(|s| s.to_string()).collect(),
             groups: groups.iter().map(|s| s.to_string()).collect(),
+            require_2fa: false,
         }
+    }
+
+    #[test]
+    fn require_2fa_lets_only_second_factor_sessions_through() {
+        let mut strict = rule("admin.example.com", &["alice"], &[]);
+        strict.require_2fa = true;
+        let rules = vec![strict, rule("wiki.example.com", &["alice"], &[])];
+        assert!(!allowed(
+            &rules,
+            Some("admin.example.com"),
+            "alice",
+            &[],
+            false
+        ));
+        assert!(allowed(
+            &rules,
+            Some("admin.example.com"),
+            "alice",
+            &[],
+            true
+        ));
+        assert!(!allowed(
+            &rules,
+            Some("admin.example.com"),
+            "bob",
+            &[],
+            true
+        ));
+        assert!(allowed(
+            &rules,
+            Some("wiki.example.com"),
+            "alice",
+            &[],
+            false
+        ));
     }
 
     #[test]
@@ -367,20 +419,38 @@ mod tests {
             rule("*.example.com", &[], &["staff"]),
         ];
         let staff = vec!["staff".to_string()];
-        assert!(allowed(&[], Some("anything"), "bob", &[]));
-        assert!(allowed(&rules, Some("admin.example.com"), "alice", &[]));
+        assert!(allowed(&[], Some("anything"), "bob", &[], false));
+        assert!(allowed(
+            &rules,
+            Some("admin.example.com"),
+            "alice",
+            &[],
+            false
+        ));
         assert!(
-            !allowed(&rules, Some("admin.example.com"), "bob", &staff),
+            !allowed(&rules, Some("admin.example.com"), "bob", &staff, false),
             "first match decides"
         );
-        assert!(allowed(&rules, Some("wiki.example.com"), "bob", &staff));
-        assert!(!allowed(&rules, Some("wiki.example.com"), "bob", &[]));
+        assert!(allowed(
+            &rules,
+            Some("wiki.example.com"),
+            "bob",
+            &staff,
+            false
+        ));
+        assert!(!allowed(
+            &rules,
+            Some("wiki.example.com"),
+            "bob",
+            &[],
+            false
+        ));
         assert!(
-            !allowed(&rules, Some("example.com"), "alice", &staff),
+            !allowed(&rules, Some("example.com"), "alice", &staff, false),
             "*. needs a subdomain"
         );
-        assert!(!allowed(&rules, Some("other.org"), "alice", &staff));
-        assert!(!allowed(&rules, None, "alice", &staff));
+        assert!(!allowed(&rules, Some("other.org"), "alice", &staff, false));
+        assert!(!allowed(&rules, None, "alice", &staff, false));
     }
 
     fn judge(url: &[&str], host: &[&str], proto: &[&str], uri: &[&str]) -> Original {

@@ -8,6 +8,7 @@ pub mod forward_auth;
 pub mod home;
 pub mod password;
 pub mod register;
+pub mod second_factor;
 pub mod wellknown;
 
 use rocket::Route;
@@ -21,6 +22,7 @@ pub fn all() -> Vec<Route> {
     r.extend(account::routes());
     r.extend(password::routes());
     r.extend(email::routes());
+    r.extend(second_factor::routes());
     r.extend(wellknown::routes());
     r.extend(forward_auth::routes());
     #[cfg(feature = "bench")]

@@ -127,7 +127,7 @@ pub enum NewPasswordProblem {
 pub enum PasswordChange {
     /// Changed: every other session ended (PW-7), and a fresh token for this one.
     Changed {
-        issued: Issued,
+        issued: Box<Issued>,
         others_signed_out: usize,
     },
     WrongCurrent,
@@ -173,7 +173,7 @@ pub async fn change_password(
     let current = current.ok_or(AppError::Unauthorized)?;
     let issued = sessions::issue(app, &user, &current, app.clock.now())?;
     Ok(PasswordChange::Changed {
-        issued,
+        issued: Box::new(issued),
         others_signed_out: ended.len(),
     })
 }

@@ -248,6 +248,7 @@ pub fn message_key(e: &StoredEvent) -> &'static str {
         (Event::Registered, _) => "event-registered",
         (Event::LoginSucceeded, _) => "event-login-succeeded",
         (Event::LoginFailed, Some(Reason::WrongCurrentPassword)) => "event-wrong-current-password",
+        (Event::LoginFailed, Some(Reason::WrongSecondFactor)) => "event-wrong-second-factor",
         (Event::LoginFailed, _) => "event-login-failed",
         (Event::LoginThrottled, _) => "event-login-throttled",
         (Event::Logout, _) => "event-logout",
@@ -262,5 +263,9 @@ pub fn message_key(e: &StoredEvent) -> &'static str {
         (Event::EmailChangeRequested, _) => "event-email-change-requested",
         (Event::EmailChanged, _) => "event-email-changed",
         (Event::PasswordResetMailed, _) => "event-password-reset-mailed",
+        (Event::SecondFactorEnabled, _) => "event-second-factor-enabled",
+        (Event::SecondFactorDisabled, Some(Reason::ByAdministrator)) => "event-second-factor-reset",
+        (Event::SecondFactorDisabled, _) => "event-second-factor-disabled",
+        (Event::RecoveryCodesRegenerated, _) => "event-recovery-codes-regenerated",
     }
 }

@@ -13,6 +13,7 @@ pub mod outbox;
 pub mod profiles;
 pub mod registration;
 pub mod reset;
+pub mod second_factor;
 pub mod sessions;
 pub mod signin;
 pub mod throttle;

@@ -57,7 +57,7 @@ pub struct NewAccount<'a> {
 pub enum Registration {
     /// Made and signed in: the token for the session cookie.
     Done {
-        issued: Issued,
+        issued: Box<Issued>,
         user_id: String,
     },
     /// Made, but `require_verified_email`: no session until the mailed link is opened.
@@ -140,7 +140,7 @@ pub async fn register(
     sessions::remember_view(app, &created, None, None, user.email_verified(), now);
     let issued = sessions::issue(app, &user, &created, now)?;
     Ok(Registration::Done {
-        issued,
+        issued: Box::new(issued),
         user_id: user.id,
     })
 }

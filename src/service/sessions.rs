@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::audit::{self, Event, Reason};
 use super::{Issued, Origin};
 use crate::app::App;
-use crate::auth::token::{Claims, CLOCK_LEEWAY};
+use crate::auth::token::{amr, Claims, CLOCK_LEEWAY};
 use crate::cache::session_views::SessionView;
 use crate::config::Settings;
 use crate::db::sessions::{self, Session};
@@ -29,6 +29,7 @@ fn claims(app: &App, user: &User, session: &Session, now: i64) -> Claims {
         exp,
         auth_time: session.created_at,
         name: user.username.clone(),
+        amr: session.amr.split(',').map(str::to_string).collect(),
     }
 }
 
@@ -68,14 +69,15 @@ pub fn start(
 ) -> Result<Started, AppError> {
     let lang = origin.lang.map(|l| l.code());
     crate::db::users::record_login(conn, &user.id, now, &origin.audit_address(), lang)?;
-    open(conn, s, user, remember, origin, now)
+    open(conn, s, user, remember, origin, amr::PASSWORD, now)
 }
 
-/// What a sign-in checked: the stored hash the password matched, and the rehash to store in
-/// its place, if any.
+/// What a sign-in checked: the stored hash the password matched, the rehash to store in
+/// its place, if any, and how the user proved who they are (`amr`).
 pub struct Verified<'a> {
     pub hash: &'a str,
     pub upgrade: Option<&'a str>,
+    pub amr: &'a str,
 }
 
 /// [`start`] for a sign-in by password: only if the user's hash is still the one the password
@@ -104,7 +106,7 @@ pub fn start_verified(
         return Ok(None);
     }
     crate::db::users::set_lang(conn, &user.id, origin.lang.map(|l| l.code()))?;
-    open(conn, s, user, remember, origin, now).map(Some)
+    open(conn, s, user, remember, origin, verified.amr, now).map(Some)
 }
 
 fn open(
@@ -113,6 +115,7 @@ fn open(
     user: &User,
     remember: bool,
     origin: &Origin,
+    amr: &str,
     now: i64,
 ) -> Result<Started, AppError> {
     let live = sessions::live_for_user(conn, &user.id, now)?;
@@ -136,6 +139,7 @@ fn open(
         client_ip: origin.audit_address(),
         revoked_at: None,
         revoked_reason: None,
+        amr: amr.to_string(),
     };
     sessions::insert(conn, &session)?;
     Ok(Started { session, evicted })

@@ -3,10 +3,10 @@
 
 use super::audit::{self, Event, Reason};
 use super::throttle::{self, Attempt, Counting, Reservation};
-use super::{sessions, Issued, Origin};
+use super::{second_factor, sessions, Issued, Origin};
 use crate::app::App;
 use crate::auth::device;
-use crate::auth::token::Claims;
+use crate::auth::token::{amr, Claims};
 use crate::db::users::{self, User};
 use crate::db::write_tx;
 use crate::error::AppError;
@@ -18,6 +18,8 @@ pub struct Credentials<'a> {
     pub password: &'a str,
     pub remember: bool,
     pub device_cookie: Option<&'a str>,
+    /// Where to go once signed in (already checked), kept across a second step.
+    pub next: &'a str,
 }
 
 pub enum SignIn {
@@ -33,6 +35,9 @@ pub enum SignIn {
     /// The right password, but `require_verified_email` and the address is not verified
     /// yet: no session; the visitor is offered the link again.
     Unverified,
+    /// The right password for an account with a second factor: no session yet, only a
+    /// pending sign-in (the cookie value) that the second step completes.
+    SecondStep { pending: String },
 }
 
 /// Why a sign-in failed, for the audit trail; the visitor is told the same whatever it is.
@@ -127,6 +132,10 @@ pub async fn sign_in(
         return Ok(SignIn::Unverified);
     }
 
+    if user.has_second_factor() {
+        return second_step_pending(app, user, &reservation, verified.needs_rehash, creds).await;
+    }
+
     // A stored hash weaker than today's settings is replaced now that we know the password.
     // Best effort: a full bcrypt queue must not turn a correct sign-in into a 503.
     let upgrade = if verified.needs_rehash {
@@ -189,6 +198,35 @@ pub async fn sign_in(
     })
 }
 
+/// The password was right, but it is one factor of two. This attempt is taken back without
+/// clearing the account's earlier failures (wrong codes keep counting towards its ban), and
+/// only a pending sign-in is made: nothing opens until the second step.
+async fn second_step_pending(
+    app: &App,
+    user: &User,
+    reservation: &Reservation,
+    needs_rehash: bool,
+    creds: &Credentials<'_>,
+) -> Result<SignIn, AppError> {
+    throttle::release(app, reservation).await;
+    let upgrade = if needs_rehash {
+        app.hasher.hash(creds.password).await.ok()
+    } else {
+        None
+    };
+    let now = app.clock.now();
+    let (user, remember, next) = (user.clone(), creds.remember, creds.next.to_string());
+    let pending = app
+        .db
+        .run(move |conn| {
+            Ok(write_tx(conn, |c| {
+                second_factor::start_pending(c, &user, upgrade, remember, &next, now)
+            })?)
+        })
+        .await?;
+    Ok(SignIn::SecondStep { pending })
+}
+
 /// The account named in the sign-in form: by email when it holds an `@`, else by username.
 pub async fn find_user(app: &App, login: &str) -> Result<Option<User>, AppError> {
     let login = login.to_string();
@@ -233,6 +271,7 @@ async fn start_session(
                 let verified = sessions::Verified {
                     hash: &user.password_hash,
                     upgrade: upgrade.as_deref(),
+                    amr: amr::PASSWORD,
                 };
                 let started = sessions::start_verified(
                     c, &settings, &user, &verified, remember, &origin, now,

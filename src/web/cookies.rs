@@ -70,3 +70,43 @@ pub fn set_device(
         .max_age(Duration::days(device::LIFETIME_DAYS)),
     );
 }
+
+/// The pending sign-in cookie's name: `__Host-` when cookies are Secure (never shared with
+/// other hosts, even with `cookie_domain`).
+pub fn pending_cookie_name(settings: &Settings) -> &'static str {
+    if settings.secure_cookies {
+        "__Host-pending-signin"
+    } else {
+        "pending-signin"
+    }
+}
+
+/// The pending sign-in cookie: a sign-in waiting for its second step. Not a session: it opens
+/// nothing but `/login/2fa`, for `max_age` seconds.
+pub fn set_pending(jar: &CookieJar<'_>, settings: &Settings, value: String, max_age: i64) {
+    jar.add(
+        Cookie::build((pending_cookie_name(settings), value))
+            .path("/")
+            .http_only(true)
+            .secure(settings.secure_cookies)
+            .same_site(SameSite::Strict)
+            .max_age(Duration::seconds(max_age)),
+    );
+}
+
+pub fn pending(jar: &CookieJar<'_>, settings: &Settings) -> Option<String> {
+    jar.get(pending_cookie_name(settings))
+        .map(|c| c.value().to_string())
+}
+
+pub fn clear_pending(jar: &CookieJar<'_>, settings: &Settings) {
+    let mut cookie = Cookie::build((pending_cookie_name(settings), ""))
+        .path("/")
+        .http_only(true)
+        .secure(settings.secure_cookies)
+        .same_site(SameSite::Strict)
+        .build();
+    cookie.set_max_age(Duration::ZERO);
+    cookie.set_expires(OffsetDateTime::UNIX_EPOCH);
+    jar.add(cookie);
+}

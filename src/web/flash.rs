@@ -37,6 +37,9 @@ pub enum Notice {
     MailOff,
     /// Registered under `require_verified_email`: not signed in until the link is opened.
     VerifyFirst,
+    SecondFactorOff,
+    /// The second step came too late (or its sign-in was used): start again.
+    SecondStepExpired,
 }
 
 impl Notice {
@@ -60,6 +63,8 @@ impl Notice {
             Notice::AlreadyVerified => "already-verified".into(),
             Notice::MailOff => "no-mail".into(),
             Notice::VerifyFirst => "check-mail".into(),
+            Notice::SecondFactorOff => "second-factor-off".into(),
+            Notice::SecondStepExpired => "second-step-expired".into(),
         }
     }
 
@@ -90,6 +95,8 @@ impl Notice {
             ("already-verified", None) => Notice::AlreadyVerified,
             ("no-mail", None) => Notice::MailOff,
             ("check-mail", None) => Notice::VerifyFirst,
+            ("second-factor-off", None) => Notice::SecondFactorOff,
+            ("second-step-expired", None) => Notice::SecondStepExpired,
             _ => return None,
         })
     }
@@ -127,6 +134,8 @@ impl Notice {
             Notice::AlreadyVerified => lang.t("account-email-already-verified"),
             Notice::MailOff => lang.t("mail-off"),
             Notice::VerifyFirst => lang.t("register-verify-first"),
+            Notice::SecondFactorOff => lang.t("twofa-turned-off"),
+            Notice::SecondStepExpired => lang.t("twofa-step-expired"),
         })
     }
 
@@ -160,6 +169,8 @@ mod tests {
             Notice::AlreadyVerified,
             Notice::MailOff,
             Notice::VerifyFirst,
+            Notice::SecondFactorOff,
+            Notice::SecondStepExpired,
         ] {
             assert_eq!(Notice::parse(&n.code()), Some(n));
         }

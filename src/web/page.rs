@@ -113,6 +113,7 @@ const PRE_SESSION_FORMS: &[&str] = &[
     "forgot",
     "reset",
     "verify-required",
+    "login-2fa",
 ];
 
 impl<'r> Responder<'r, 'static> for Page {

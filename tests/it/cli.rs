@@ -511,6 +511,51 @@ backend_tests! {
     }
 
     #[test]
+    fn reset_2fa_turns_a_locked_out_users_second_factor_off() {
+        use gatehouse::clock::Clock;
+        let t = start();
+        t.signed_up("ada");
+        let page = t.get("/account/2fa").into_string().unwrap();
+        let setup = field_value(&page, "setup").unwrap();
+        let marker = "data-testid=\"totp-secret\">";
+        let start = page.find(marker).unwrap() + marker.len();
+        let text = &page[start..start + page[start..].find('<').unwrap()];
+        let secret = gatehouse::auth::totp::secret_from_text(text).unwrap();
+        let code = gatehouse::auth::totp::code_at(&secret, t.clock.now());
+        let r = t.submit(
+            "/account/2fa",
+            "/account/2fa/totp",
+            &[("setup", &setup), ("code", &code), ("current_password", PASSWORD)],
+        );
+        assert_eq!(r.status(), Status::Ok);
+        drop(r);
+        let r = gatehouse(&t, &["user", "show", "ada"], None);
+        assert!(r.stdout.contains("two-step:       on since"), "{}", r.stdout);
+        let r = gatehouse(&t, &["user", "reset-2fa", "ada"], None);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert!(r.stdout.contains("two-step sign-in is off for ada"), "{}", r.stdout);
+        // Not on any more: a clear message, exit 1; an unknown user likewise.
+        let r = gatehouse(&t, &["user", "reset-2fa", "ada"], None);
+        assert_eq!(r.code, 1);
+        assert!(r.stderr.contains("no two-step sign-in"), "{}", r.stderr);
+        assert_eq!(gatehouse(&t, &["user", "reset-2fa", "nobody"], None).code, 1);
+        // The password alone signs in again; the reset is audited as the administrator's.
+        t.logout();
+        let r = t.login("ada", PASSWORD);
+        assert_eq!(r.headers().get_one("Location"), Some("/dashboard"));
+        drop(r);
+        let (events, _) = trail(&t, &t.claims(&t.session_cookie().unwrap()).sub);
+        assert!(
+            events
+                .iter()
+                .any(|(e, reason, ip, _)| e == "second_factor_disabled"
+                    && reason == "by an administrator"
+                    && ip == "cli"),
+            "{events:?}"
+        );
+    }
+
+    #[test]
     fn migrate_and_check_config() {
         let t = start();
         let r = gatehouse(&t, &["migrate"], None);

@@ -163,6 +163,8 @@ backend_tests! {
         // Nobody opened a link mailed to it: apps must not match accounts on it.
         assert_eq!(r.headers().get_one("Remote-Email-Verified"), Some("false"));
         assert_eq!(r.headers().get_one("Remote-Groups"), Some(""));
+        // Signed in with a password alone.
+        assert_eq!(r.headers().get_one("Remote-Amr"), Some("pwd"));
         assert_eq!(r.headers().get_one("Cache-Control"), Some("no-store"));
         drop(r);
         // Without access_rules the host does not matter, so a client that is not our proxy

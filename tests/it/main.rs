@@ -31,6 +31,7 @@ mod outage;
 mod pages;
 mod register;
 mod routes;
+mod second_factor;
 mod sessions;
 mod throttle;
 mod tokens;

@@ -16,14 +16,23 @@ const PUBLIC: &[&str] = &[
     "/password/forgot",
     "/password/reset/<token>",
     "/email/verify/<token>",
+    "/login/2fa",
 ];
 
 /// Every page that needs a session. A new page goes here, or in `PUBLIC` if anyone may see
 /// it: the walk below checks exactly these, so it cannot pass by checking fewer.
-const PROTECTED: &[&str] = &["/account", "/account/sessions", "/dashboard"];
+const PROTECTED: &[&str] = &[
+    "/account",
+    "/account/2fa",
+    "/account/sessions",
+    "/dashboard",
+];
 
 /// Every form target. Each needs a CSRF token.
 const POSTS: &[&str] = &[
+    "/account/2fa/disable",
+    "/account/2fa/recovery-codes",
+    "/account/2fa/totp",
     "/account/delete",
     "/account/email",
     "/account/email/resend",
@@ -32,6 +41,7 @@ const POSTS: &[&str] = &[
     "/account/sessions/revoke-others",
     "/email/resend",
     "/login",
+    "/login/2fa",
     "/logout",
     "/password/forgot",
     "/password/reset/<token>",

@@ -687,6 +687,7 @@ const OTHER_HEADERS: &[&str] = &[
     "remote-email",
     "remote-email-verified",
     "remote-groups",
+    "remote-amr",
 ];
 
 impl HeaderAudit {
