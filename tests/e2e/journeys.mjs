@@ -10,6 +10,7 @@ import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
+import crypto from 'node:crypto';
 
 const require = createRequire(import.meta.url);
 const AXE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
@@ -87,6 +88,23 @@ async function login(page, name, { remember = false, base = BASE } = {}) {
   await page.fill('#password', PASSWORD);
   if (remember) await page.check('#remember');
   await Promise.all([page.waitForNavigation(), page.click('main button[type=submit]')]);
+}
+
+/** RFC 6238 (SHA-1, 6 digits, 30 s) for the base32 secret the 2FA page shows, at `at` ms. */
+function totp(secretText, at = Date.now()) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const ch of secretText.replace(/=+$/, '').toUpperCase()) {
+    bits += alphabet.indexOf(ch).toString(2).padStart(5, '0');
+  }
+  const bytes = [];
+  for (let i = 0; i + 8 <= bits.length; i += 8) bytes.push(parseInt(bits.slice(i, i + 8), 2));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(at / 1000 / 30)));
+  const mac = crypto.createHmac('sha1', Buffer.from(bytes)).update(counter).digest();
+  const offset = mac[mac.length - 1] & 15;
+  const value = (mac.readUInt32BE(offset) & 0x7fffffff) % 1000000;
+  return value.toString().padStart(6, '0');
 }
 
 /** The newest link `{BASE}{prefix}TOKEN` mailed to `address` (waits up to 20 s). */
@@ -471,6 +489,66 @@ async function main() {
     // The link is used up.
     const again = await page.goto(link);
     check(again.status() === 400 && (await testid(page)) === 'reset-invalid', 'a used link is refused');
+    await ctx.close();
+  });
+
+  await step('two-step sign-in: enrol from the page, sign in with a code, then a recovery code, then turn it off', async () => {
+    const ctx = await newContext();
+    const page = await ctx.newPage();
+    const name = await register(page);
+    await page.goto(`${BASE}/account`);
+    await Promise.all([page.waitForURL(`${BASE}/account/2fa`), page.click('[data-testid="2fa-link"]')]);
+    check((await testid(page)) === '2fa', 'the 2FA page');
+    check((await page.locator('.qr svg').count()) === 1, 'a QR code drawn as SVG');
+    const secret = (await page.textContent('[data-testid=totp-secret]')).trim();
+    await page.fill('#code', totp(secret));
+    await page.fill('#current_password', PASSWORD);
+    await Promise.all([page.waitForNavigation(), page.click('form[action="/account/2fa/totp"] button[type=submit]')]);
+    const codes = await page.locator('[data-testid=recovery-codes] li').allTextContents();
+    check(codes.length === 10, `ten recovery codes (${codes.length})`);
+    check((await page.getAttribute('[data-testid=download-codes]', 'download')) === 'gatehouse-recovery-codes.txt', 'a download link');
+    await axe(page, '2fa with recovery codes');
+    if (SHOTS) await shot(page, 'two-factor-codes');
+    await logout(page);
+    // Password, then the code of the next step (the enrolment used this one).
+    await page.fill('#username', name);
+    await page.fill('#password', PASSWORD);
+    await Promise.all([page.waitForURL(`${BASE}/login/2fa`), page.click('main button[type=submit]')]);
+    check((await testid(page)) === 'login-2fa', 'the second step');
+    await axe(page, 'login-2fa');
+    await page.fill('#code', totp(secret, Date.now() + 30000));
+    await Promise.all([page.waitForURL(`${BASE}/dashboard`), page.click('main button[type=submit]')]);
+    await logout(page);
+    // A recovery code, typed as it was shown.
+    await page.fill('#username', name);
+    await page.fill('#password', PASSWORD);
+    await Promise.all([page.waitForURL(`${BASE}/login/2fa`), page.click('main button[type=submit]')]);
+    await page.fill('#code', '000000');
+    await Promise.all([page.waitForNavigation(), page.click('main button[type=submit]')]);
+    check((await testid(page)) === 'login-2fa', 'a wrong code: the form again');
+    await axe(page, 'login-2fa with an error');
+    await page.goto(`${BASE}/language/ko?next=%2Flogin%2F2fa`);
+    check((await testid(page)) === 'login-2fa', 'the second step in Korean');
+    await axe(page, 'login-2fa ko');
+    await page.goto(`${BASE}/language/en?next=%2Flogin%2F2fa`);
+    await page.fill('#code', codes[0].trim());
+    await Promise.all([page.waitForURL(`${BASE}/dashboard`), page.click('main button[type=submit]')]);
+    await page.goto(`${BASE}/account/2fa`);
+    check((await page.textContent('[data-testid=codes-left]')).includes('9'), 'nine codes left');
+    await axe(page, '2fa on');
+    // Off, with the password and another recovery code.
+    await page.fill('#disable_password', PASSWORD);
+    await page.fill('#disable_code', codes[1].trim());
+    await Promise.all([page.waitForNavigation(), page.click('form[action="/account/2fa/disable"] button[type=submit]')]);
+    check((await page.locator('[data-testid=totp-secret]').count()) === 1, 'off: a new secret on offer');
+    await logout(page);
+    await login(page, name);
+    check((await testid(page)) === 'dashboard', 'the password alone signs in again');
+    // Korean pages.
+    await page.goto(`${BASE}/language/ko?next=%2Faccount%2F2fa`);
+    await axe(page, '2fa setup ko');
+    await page.goto(`${BASE}/language/en?next=%2Faccount%2F2fa`);
+    await axe(page, '2fa setup en');
     await ctx.close();
   });
 
