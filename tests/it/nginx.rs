@@ -144,6 +144,7 @@ fn nginx_forward_auth_end_to_end() {
                 (spoof, "Spoofed Admin!"),
                 ("Remote-Email", "spoofed!@evil.example"),
                 ("Remote-Email-Verified", "spoofed-true"),
+                ("Remote-Amr", "spoofed,mfa"),
             ],
             None,
         );
@@ -161,6 +162,7 @@ fn nginx_forward_auth_end_to_end() {
             "{}",
             r.body
         );
+        assert!(lower.contains("remote-amr: pwd\r\n"), "{}", r.body);
         assert!(
             !lower.contains("spoofed"),
             "a client-sent header reached the app: {}",

@@ -162,6 +162,16 @@ backend_tests! {
         let token = session(&t, &b).unwrap();
         assert_eq!(t.claims(&token).amr, ["pwd", "otp", "mfa"]);
 
+        // The second step did no bcrypt work (the password step did one).
+        let bcrypt = t.app().hasher.verifications();
+        let timing = Browser::new("timing");
+        password_step(&t, &timing, "ada");
+        assert_eq!(t.app().hasher.verifications(), bcrypt + 1);
+        t.clock.advance(30);
+        assert_eq!(second_step(&t, &timing, &code(&t, &secret)).0, Status::SeeOther);
+        assert_eq!(t.app().hasher.verifications(), bcrypt + 1, "no bcrypt in the second step");
+        let c = code(&t, &secret);
+
         // The same code again (same step), on this instance or another: refused.
         let other = t.another_instance();
         let again = Browser::new("again");
