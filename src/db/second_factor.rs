@@ -91,6 +91,37 @@ pub fn replace_codes(
     Ok(())
 }
 
+/// Every recovery code row of the user: hash, made, used (for `gatehouse export`).
+pub fn all_codes(conn: &mut DbConn, user_id: &str) -> QueryResult<Vec<(String, i64, Option<i64>)>> {
+    recovery_codes::table
+        .filter(recovery_codes::user_id.eq(user_id))
+        .select((
+            recovery_codes::code_hash,
+            recovery_codes::created_at,
+            recovery_codes::used_at,
+        ))
+        .load(conn)
+}
+
+/// One recovery code row as exported (`gatehouse import`).
+pub fn insert_code(
+    conn: &mut DbConn,
+    user_id: &str,
+    hash: &str,
+    created_at: i64,
+    used_at: Option<i64>,
+) -> QueryResult<()> {
+    diesel::insert_into(recovery_codes::table)
+        .values((
+            recovery_codes::code_hash.eq(hash),
+            recovery_codes::user_id.eq(user_id),
+            recovery_codes::created_at.eq(created_at),
+            recovery_codes::used_at.eq(used_at),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
 /// Uses a recovery code, if it is the user's and unused.
 pub fn use_code(conn: &mut DbConn, user_id: &str, hash: &str, now: i64) -> QueryResult<bool> {
     diesel::update(

@@ -511,24 +511,60 @@ backend_tests! {
     }
 
     #[test]
+    fn export_and_import_keep_verified_addresses_and_two_step_sign_in() {
+        use diesel::prelude::*;
+        use gatehouse::db::schema::users;
+        let old = start();
+        old.signed_up("ada");
+        let codes = enrol_totp(&old);
+        {
+            let mut conn = old.app().db.get().unwrap();
+            diesel::update(users::table)
+                .set(users::email_verified_at.eq(Some(1_700_000_000_i64)))
+                .execute(&mut *conn)
+                .unwrap();
+        }
+        // One recovery code used before the move stays used after it.
+        old.logout();
+        let b = Browser::new("before the move");
+        assert_eq!(b.login(&old, "ada", PASSWORD).headers().get_one("Location"), Some("/login/2fa"));
+        let r = b.submit(&old, "/login", "/login/2fa", &[("code", &codes[0])]);
+        assert_eq!(r.status(), Status::SeeOther);
+        drop(r);
+        let export = gatehouse(&old, &["export"], None);
+        assert_eq!(export.code, 0, "{}", export.stderr);
+        assert!(export.stdout.contains("\"totp\""), "{}", export.stdout);
+        for code in &codes {
+            assert!(!export.stdout.contains(code.as_str()), "codes are never exported");
+        }
+        // The new database keeps the data dir (its keys); here, a copy of the TOTP key.
+        let new = start();
+        std::fs::copy(
+            old.dir.path().join("data/totp.key"),
+            new.dir.path().join("data/totp.key"),
+        )
+        .unwrap();
+        let new = new.restart();
+        let r = gatehouse(&new, &["import"], Some(&export.stdout));
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let b = Browser::new("after the move");
+        assert_eq!(b.login(&new, "ada", PASSWORD).headers().get_one("Location"), Some("/login/2fa"));
+        let r = b.submit(&new, "/login", "/login/2fa", &[("code", &codes[0])]);
+        assert_eq!(r.status(), Status::Unauthorized, "used before the move");
+        drop(r);
+        let r = b.submit(&new, "/login", "/login/2fa", &[("code", &codes[1])]);
+        assert_eq!(r.status(), Status::SeeOther);
+        drop(r);
+        let page = b.get(&new, "/account").into_string().unwrap();
+        let status = &page[page.find("data-testid=\"email-status\"").unwrap()..];
+        assert!(!status[..status.find("</p>").unwrap()].contains("unverified"));
+    }
+
+    #[test]
     fn reset_2fa_turns_a_locked_out_users_second_factor_off() {
-        use gatehouse::clock::Clock;
         let t = start();
         t.signed_up("ada");
-        let page = t.get("/account/2fa").into_string().unwrap();
-        let setup = field_value(&page, "setup").unwrap();
-        let marker = "data-testid=\"totp-secret\">";
-        let start = page.find(marker).unwrap() + marker.len();
-        let text = &page[start..start + page[start..].find('<').unwrap()];
-        let secret = gatehouse::auth::totp::secret_from_text(text).unwrap();
-        let code = gatehouse::auth::totp::code_at(&secret, t.clock.now());
-        let r = t.submit(
-            "/account/2fa",
-            "/account/2fa/totp",
-            &[("setup", &setup), ("code", &code), ("current_password", PASSWORD)],
-        );
-        assert_eq!(r.status(), Status::Ok);
-        drop(r);
+        enrol_totp(&t);
         let r = gatehouse(&t, &["user", "show", "ada"], None);
         assert!(r.stdout.contains("two-step:       on since"), "{}", r.stdout);
         let r = gatehouse(&t, &["user", "reset-2fa", "ada"], None);
@@ -1184,4 +1220,32 @@ fn check_config_warns_without_smtp_and_masks_the_smtp_password() {
     let r = check_config(env!("CARGO_MANIFEST_DIR").as_ref(), &bad);
     assert_eq!(r.code, 2, "{}", r.stdout);
     assert!(r.stderr.contains("require_verified_email"), "{}", r.stderr);
+}
+
+/// Turns TOTP on for the account `t`'s browser is signed in to, through the pages; the
+/// recovery codes.
+fn enrol_totp(t: &TestApp) -> Vec<String> {
+    use gatehouse::clock::Clock;
+    let page = t.get("/account/2fa").into_string().unwrap();
+    let setup = field_value(&page, "setup").unwrap();
+    let marker = "data-testid=\"totp-secret\">";
+    let start = page.find(marker).unwrap() + marker.len();
+    let text = &page[start..start + page[start..].find('<').unwrap()];
+    let secret = gatehouse::auth::totp::secret_from_text(text).unwrap();
+    let code = gatehouse::auth::totp::code_at(&secret, t.clock.now());
+    let r = t.submit(
+        "/account/2fa",
+        "/account/2fa/totp",
+        &[
+            ("setup", &setup),
+            ("code", &code),
+            ("current_password", PASSWORD),
+        ],
+    );
+    assert_eq!(r.status(), Status::Ok);
+    let html = r.into_string().unwrap();
+    html.split("<li><code>")
+        .skip(1)
+        .map(|c| c[..c.find("</code>").unwrap()].to_string())
+        .collect()
 }
