@@ -278,6 +278,7 @@ async fn step(
     ctx: Ctx,
     client: Client,
     jar: &CookieJar<'_>,
+    previous: Option<AuthUser>,
     form: CsrfForm<StepForm>,
 ) -> Result<Either<Redirect, Either<Flash<Redirect>, Page>>, AppError> {
     let f = form.into_inner();
@@ -290,6 +291,11 @@ async fn step(
             device,
             next,
         } => {
+            // A session cookie that came with the sign-in is not carried on (LG-6).
+            if let Some(old) = previous {
+                crate::service::sessions::end(app, &old.claims, "replaced by a new sign-in")
+                    .await?;
+            }
             cookies::clear_pending(jar, &app.settings);
             cookies::set_session(jar, &app.settings, &issued);
             cookies::set_device(jar, &app.csrf, &app.settings, &user_id, device.as_deref());

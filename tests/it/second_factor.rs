@@ -463,3 +463,46 @@ fn forward_auth_can_require_a_second_factor() {
         (Status::Ok, Some("pwd,otp,mfa".into()))
     );
 }
+
+/// LG-6 holds across two steps: the session a browser came with ends when the new one starts.
+#[test]
+fn a_two_step_sign_in_ends_the_session_the_browser_came_with() {
+    let t = start();
+    t.signed_up("ada");
+    let (secret, _) = enrol(&t, &t.browser);
+    t.logout();
+    let b = Browser::new("shared computer");
+    assert_eq!(
+        b.register(&t, "bob", "bob@example.com", PASSWORD).status(),
+        Status::SeeOther
+    );
+    let bobs = session(&t, &b).unwrap();
+    // The sign-in page redirects a signed-in browser, so the form is posted as it was left
+    // open in another tab (with the pre-session token, which the account page also holds).
+    let account = b.get(&t, "/account").into_string().unwrap();
+    let marker = "data-strength-csrf=\"";
+    let start = account.find(marker).unwrap() + marker.len();
+    let token = unescape(&account[start..start + account[start..].find('"').unwrap()]);
+    let r = b.post(
+        &t,
+        "/login",
+        &[
+            ("username", "ada"),
+            ("password", PASSWORD),
+            ("csrf_token", &token),
+        ],
+    );
+    assert_eq!(r.headers().get_one("Location"), Some("/login/2fa"));
+    drop(r);
+    t.clock.advance(30);
+    let r = b.post(
+        &t,
+        "/login/2fa",
+        &[("code", &code(&t, &secret)), ("csrf_token", &token)],
+    );
+    assert_eq!(r.status(), Status::SeeOther);
+    drop(r);
+    assert_ne!(session(&t, &b).unwrap(), bobs);
+    let r = t.get_with_token("/dashboard", &bobs);
+    assert_eq!(r.status(), Status::SeeOther, "bob's session ended");
+}
