@@ -280,8 +280,8 @@ impl Rocket<Orbit> {
         data: Data<'r>
     ) -> Response<'r> {
         // gatehouse patch: the method only; the next line names the matched route by its
-        // pattern (`/password/reset/<token>`), and a path can hold a mailed secret. Paths
-        // that match no route are still logged in full ("No matching routes for ...").
+        // pattern (`/password/reset/<token>`; unknown paths match gatehouse's catch-all 404
+        // route), because a path can hold a mailed secret.
         info!("{}:", request.method().green());
 
         // Remember if the request is `HEAD` for later body stripping.
