@@ -14,6 +14,7 @@ use crate::web::cookies;
 use crate::web::flash::Notice;
 use crate::web::forms::{CsrfForm, CsrfProtected};
 use crate::web::guard::AuthUser;
+use crate::web::next;
 use crate::web::page::{error_list, Ctx, FieldErrors, Page};
 use crate::web::Client;
 
@@ -87,7 +88,7 @@ async fn page(
             ctx.lang.t("twofa-codes-file-title"),
             c.join("\n")
         );
-        format!("data:text/plain;charset=utf-8,{}", urlencode(&text))
+        format!("data:text/plain;charset=utf-8,{}", next::encode(&text))
     });
     Ok(ctx.page(
         "2fa",
@@ -103,19 +104,6 @@ async fn page(
             "error_list": error_list(errors, &["code", "current_password", "disable_code", "disable_password", "codes_password"]),
         }),
     ))
-}
-
-fn urlencode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 3);
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 #[get("/account/2fa")]
