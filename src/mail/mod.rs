@@ -160,10 +160,18 @@ fn percent_decode(s: &str) -> Option<String> {
 }
 
 /// Whether `address` is one mail can be sent to (lettre's parser: no CR/LF, no spaces, an
-/// ASCII or IDN domain).
+/// ASCII or IDN domain), with nothing invisible in it.
 pub fn deliverable(address: &str) -> bool {
     address.parse::<lettre::Address>().is_ok()
-        && !address.chars().any(|c| c.is_control() || c.is_whitespace())
+        && !address
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || invisible(c))
+}
+
+/// Characters that render as nothing (zero-width spaces and joiners, direction marks, the
+/// byte-order mark, soft hyphens): an address holding one looks like another address.
+fn invisible(c: char) -> bool {
+    matches!(c, '\u{00ad}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{206f}' | '\u{feff}')
 }
 
 #[cfg(test)]
@@ -201,6 +209,12 @@ mod tests {
         assert!(!deliverable("ada@example.com\r\nBcc: x@evil.example"));
         assert!(!deliverable("ada example@example.com"));
         assert!(!deliverable("not an address"));
+        // Invisible characters make an address look like another one.
+        assert!(!deliverable("a\u{200b}da@example.com"));
+        assert!(!deliverable("ada@exam\u{200b}ple.com"));
+        assert!(!deliverable("ada@example.com\u{feff}"));
+        // Unicode an SMTPUTF8 server takes is fine.
+        assert!(deliverable("ädä@exämple.com"));
         assert_eq!(percent_decode("p%40ss%3Aw"), Some("p@ss:w".into()));
     }
 }

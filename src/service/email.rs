@@ -3,9 +3,6 @@
 //! one), and opening such a link. Links are `{public_origin}/email/verify/{token}`: 256 random
 //! bits, stored only as a hash, valid for `email_verification_timeout`.
 
-use aws_lc_rs::digest::{digest, SHA256};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use diesel::QueryResult;
 
 use super::audit::{self, Event, Reason};
@@ -19,20 +16,6 @@ use crate::db::{write_tx, DbConn};
 use crate::error::AppError;
 use crate::mail::compose::{compose, Context, Mail};
 use crate::validate;
-
-/// A link's token (256 random bits, base64url) and the hash it is stored as.
-pub fn new_token() -> (String, String) {
-    let mut bytes = [0u8; 32];
-    aws_lc_rs::rand::fill(&mut bytes).expect("the system CSPRNG is available");
-    let token = URL_SAFE_NO_PAD.encode(bytes);
-    let hash = token_hash(&token);
-    (token, hash)
-}
-
-/// What a token is stored as. A token that is not of our shape hashes to nothing stored.
-pub fn token_hash(token: &str) -> String {
-    URL_SAFE_NO_PAD.encode(digest(&SHA256, token.as_bytes()))
-}
 
 /// `public_origin` + `path` + the token: never built from the request's `Host`.
 pub fn link(app: &App, path: &str, token: &str) -> String {
@@ -63,7 +46,7 @@ pub fn queue_verification(
     email: &str,
     now: i64,
 ) -> QueryResult<()> {
-    let (token, hash) = new_token();
+    let (token, hash) = crate::ids::new_secret_token();
     let valid_for = app.settings.email_verification_timeout;
     email_tokens::void_all(conn, &user.id, purpose::VERIFY)?;
     email_tokens::insert(
@@ -114,7 +97,7 @@ pub async fn verify(app: &App, token: &str, origin: &Origin) -> Result<Verificat
         return Ok(Verification::Invalid);
     }
     let now = app.clock.now();
-    let hash = token_hash(token);
+    let hash = crate::ids::secret_token_hash(token);
     let origin = origin.clone();
     let (outcome, user_id) = app
         .db

@@ -10,7 +10,7 @@ use diesel::QueryResult;
 
 use super::account::{self, NewPasswordProblem};
 use super::audit::{self, Event, Reason};
-use super::email::{self, checked_address, new_token, token_hash};
+use super::email::{self, checked_address};
 use super::outbox::{self, ResetRequest};
 use super::throttle::{self, mail_limits};
 use super::Origin;
@@ -21,6 +21,7 @@ use crate::db::outbox::Row;
 use crate::db::users::{self, User};
 use crate::db::{write_tx, DbConn};
 use crate::error::AppError;
+use crate::ids::{new_secret_token, secret_token_hash};
 use crate::mail::compose::{compose, Context, Mail};
 use crate::mail::SendError;
 
@@ -126,7 +127,7 @@ fn queue_link(
     request: &ResetRequest,
     now: i64,
 ) -> QueryResult<()> {
-    let (token, hash) = new_token();
+    let (token, hash) = new_secret_token();
     let valid_for = app.settings.password_reset_timeout;
     email_tokens::void_all(conn, &user.id, purpose::RESET)?;
     email_tokens::insert(
@@ -182,7 +183,7 @@ pub async fn account(app: &App, token: &str) -> Result<Option<User>, AppError> {
     if token.len() > 64 {
         return Ok(None);
     }
-    let (hash, now) = (token_hash(token), app.clock.now());
+    let (hash, now) = (secret_token_hash(token), app.clock.now());
     app.db
         .run(move |conn| {
             let Some(t) = email_tokens::find(conn, &hash, purpose::RESET)? else {
@@ -227,7 +228,7 @@ pub async fn complete(
         let strength = estimate(new, &user.username, &user.email).0;
         return Ok(Reset::Refused { problem, strength });
     }
-    let hash = token_hash(token);
+    let hash = secret_token_hash(token);
     let by = account::By::ResetLink { token_hash: &hash };
     if !account::replace(app, &user, new, by, origin).await? {
         return Ok(Reset::InvalidLink);

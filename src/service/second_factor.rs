@@ -411,7 +411,7 @@ fn after_change(app: &App, user_id: &str) {
 
 /// The cookie value of a pending sign-in, and what the database keeps of it.
 pub fn pending_token() -> (String, String) {
-    super::email::new_token()
+    crate::ids::new_secret_token()
 }
 
 /// In the caller's transaction: a sign-in whose password was right waits for its second
@@ -447,7 +447,7 @@ pub async fn pending(app: &App, token: &str) -> Result<Option<Pending>, AppError
     if token.len() > 64 {
         return Ok(None);
     }
-    let (hash, now) = (super::email::token_hash(token), app.clock.now());
+    let (hash, now) = (crate::ids::secret_token_hash(token), app.clock.now());
     app.db
         .run(move |conn| Ok(rows::find_pending(conn, &hash, now)?))
         .await

@@ -372,7 +372,7 @@ backend_tests! {
 
         // Bad input: 422, nothing queued.
         let before = outbox_rows(&t).len();
-        for bad in ["ada@example.com\r\nBcc: eve@evil.example", "no", &format!("{}@example.com", "a".repeat(250))] {
+        for bad in ["ada@example.com\r\nBcc: eve@evil.example", "no", "a\u{200b}da@example.com", &format!("{}@example.com", "a".repeat(250))] {
             let (status, body) = forgot(&t, bad);
             assert_eq!(status, Status::UnprocessableEntity, "{bad:?}");
             assert!(body.contains("id=\"email-error\""), "{bad:?}");
